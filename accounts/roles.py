@@ -1,0 +1,71 @@
+"""The roles DMVault knows, and what each may do.
+
+This is the one place the permission matrix lives; views, the admin and the UI ask it.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"  # configures sources, policies, rules, keys and users; reads no content by itself
+    COMPLIANCE_OFFICER = "compliance_officer"  # searches and reviews, with a stated purpose
+    LEGAL = "legal"  # matters, holds and productions, with a stated purpose
+    AUDITOR = "auditor"  # reads the audit log only
+    INGEST = "ingest"  # a service account that uploads exports
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ").capitalize()
+
+
+class Capability(enum.StrEnum):
+    READ_CONTENT = "read_content"
+    SEARCH = "search"
+    UPLOAD = "upload"
+    MANAGE_SOURCES = "manage_sources"
+    MANAGE_POLICIES = "manage_policies"
+    MANAGE_HOLDS = "manage_holds"
+    EXPORT = "export"
+    MANAGE_USERS = "manage_users"
+    MANAGE_KEYS = "manage_keys"
+    READ_AUDIT = "read_audit"
+    REVEAL_REDACTED = "reveal_redacted"
+    SUBJECT_REQUESTS = "subject_requests"
+
+
+PERMISSIONS: dict[Role, frozenset[Capability]] = {
+    Role.ADMIN: frozenset(
+        {
+            Capability.UPLOAD,
+            Capability.MANAGE_SOURCES,
+            Capability.MANAGE_POLICIES,
+            Capability.MANAGE_USERS,
+            Capability.MANAGE_KEYS,
+            Capability.SUBJECT_REQUESTS,
+        }
+    ),
+    Role.COMPLIANCE_OFFICER: frozenset({Capability.READ_CONTENT, Capability.SEARCH}),
+    Role.LEGAL: frozenset(
+        {
+            Capability.READ_CONTENT,
+            Capability.SEARCH,
+            Capability.MANAGE_HOLDS,
+            Capability.EXPORT,
+            Capability.REVEAL_REDACTED,
+        }
+    ),
+    Role.AUDITOR: frozenset({Capability.READ_AUDIT}),
+    Role.INGEST: frozenset({Capability.UPLOAD}),
+}
+
+# Roles whose every content read must carry a declared purpose of access.
+REVIEWING_ROLES = frozenset({Role.COMPLIANCE_OFFICER, Role.LEGAL})
+
+
+def role_can(role: str, capability: Capability) -> bool:
+    try:
+        return capability in PERMISSIONS[Role(role)]
+    except ValueError:
+        return False

@@ -1,0 +1,209 @@
+"""DMVault settings. Everything configurable comes from the environment (see README).
+
+``DMVAULT_ENV`` picks the mode: ``development`` (the default) and ``demo`` generate a secret
+key and a local keyring on first use; ``production`` generates nothing and refuses to start
+without them (system checks in ``dmvault/checks.py``).
+"""
+
+from __future__ import annotations
+
+import secrets
+from pathlib import Path
+
+from django.core.exceptions import ImproperlyConfigured
+
+from dmvault.env import (
+    env_bool,
+    env_choice,
+    env_int,
+    env_list,
+    env_secret,
+    env_str,
+    parse_database_url,
+)
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+
+DMVAULT_ENV = env_choice("DMVAULT_ENV", ("development", "demo", "production", "test"), "development")
+PRODUCTION = DMVAULT_ENV == "production"
+
+DATA_DIR = Path(env_str("DMVAULT_DATA_DIR", str(BASE_DIR / "var"))).resolve()
+DATA_DIR.mkdir(parents=True, exist_ok=True, mode=0o700)
+
+
+def _development_secret_key() -> str:
+    # Generated once per data folder, never in production: a restarted dev server keeps its sessions.
+    path = DATA_DIR / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(50))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+SECRET_KEY = env_secret("DJANGO_SECRET_KEY")
+if not SECRET_KEY:
+    if PRODUCTION:
+        raise ImproperlyConfigured(
+            "DJANGO_SECRET_KEY is required when DMVAULT_ENV=production "
+            "(generate one with: python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+        )
+    SECRET_KEY = _development_secret_key()
+
+DEBUG = env_bool("DJANGO_DEBUG", default=DMVAULT_ENV == "development")
+ALLOWED_HOSTS = env_list(
+    "DJANGO_ALLOWED_HOSTS", [] if PRODUCTION else ["localhost", "127.0.0.1", "[::1]", "testserver"]
+)
+CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "rest_framework",
+    "drf_spectacular",
+    "django_q",
+    "accounts",
+    "archive",
+    "compliance",
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "dmvault.urls"
+WSGI_APPLICATION = "dmvault.wsgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {
+    "default": parse_database_url(
+        env_str("DATABASE_URL", f"sqlite:///{DATA_DIR / 'dmvault.sqlite3'}"), base_dir=BASE_DIR
+    )
+}
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+AUTH_USER_MODEL = "accounts.User"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 12}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
+]
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = True
+USE_TZ = True
+
+STATIC_URL = "static/"
+STATIC_ROOT = DATA_DIR / "static"
+
+# Attachment blobs and encrypted evidence go through Django's storage API, so an S3-compatible
+# store (django-storages) can replace the local folder by configuration alone.
+BLOB_ROOT = Path(env_str("DMVAULT_BLOB_ROOT", str(DATA_DIR / "blobs")))
+STORAGES = {
+    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "blobs": {
+        "BACKEND": env_str("DMVAULT_BLOB_STORAGE", "django.core.files.storage.FileSystemStorage"),
+        "OPTIONS": {"location": str(BLOB_ROOT)} if not env_str("DMVAULT_BLOB_STORAGE") else {},
+    },
+    "staticfiles": {
+        "BACKEND": (
+            "whitenoise.storage.CompressedManifestStaticFilesStorage"
+            if PRODUCTION
+            else "django.contrib.staticfiles.storage.StaticFilesStorage"
+        )
+    },
+}
+
+# --- Keys -------------------------------------------------------------------------------------
+# The root key never lives in the database: a database backup alone decrypts nothing.
+DMVAULT_KEY_PROVIDER = env_choice(
+    "DMVAULT_KEY_PROVIDER", ("local", "none"), "none" if PRODUCTION else "local"
+)
+DMVAULT_KEYRING_PATH = Path(env_str("DMVAULT_KEYRING_PATH", str(DATA_DIR / "keys" / "keyring.json")))
+# Outside production a missing keyring is created on first use (`vault init` does it explicitly).
+DMVAULT_KEYRING_AUTOCREATE = env_bool("DMVAULT_KEYRING_AUTOCREATE", default=not PRODUCTION)
+# Accent folding in the blind index (é matches e). Changing it needs a re-index.
+DMVAULT_INDEX_FOLD_ACCENTS = env_bool("DMVAULT_INDEX_FOLD_ACCENTS", default=True)
+DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 2000, minimum=1)
+
+# --- Background jobs --------------------------------------------------------------------------
+DMVAULT_REDIS_URL = env_str("DMVAULT_REDIS_URL")
+Q_CLUSTER: dict[str, object] = {
+    "name": "dmvault",
+    "workers": env_int("DMVAULT_WORKERS", 2, minimum=1),
+    "timeout": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10),
+    "retry": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10) + 60,
+    "max_attempts": 3,
+    "save_limit": 1000,
+    "catch_up": False,
+    "label": "Background jobs",
+}
+if DMVAULT_REDIS_URL:
+    Q_CLUSTER["redis"] = DMVAULT_REDIS_URL
+else:
+    Q_CLUSTER["orm"] = "default"
+
+# --- API --------------------------------------------------------------------------------------
+REST_FRAMEWORK = {
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+SPECTACULAR_SETTINGS = {"TITLE": "DMVault API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+
+# --- Security ---------------------------------------------------------------------------------
+SESSION_COOKIE_HTTPONLY = True
+SESSION_COOKIE_AGE = env_int("DMVAULT_SESSION_SECONDS", 8 * 3600, minimum=60)
+X_FRAME_OPTIONS = "DENY"
+SECURE_CONTENT_TYPE_NOSNIFF = True
+SECURE_REFERRER_POLICY = "same-origin"
+if PRODUCTION:
+    SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("DMVAULT_SSL_REDIRECT", default=True)
+    SECURE_HSTS_SECONDS = env_int("DMVAULT_HSTS_SECONDS", 31536000, minimum=0)
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = True
+    SECURE_HSTS_PRELOAD = True
+
+# Logs never carry message content or identities: only ids, counts and codes are logged.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "file": {
+            "class": "logging.FileHandler",
+            "filename": str(DATA_DIR / "dmvault.log"),
+            "formatter": "plain",
+        },
+    },
+    "root": {"handlers": ["console", "file"], "level": env_str("DMVAULT_LOG_LEVEL", "INFO")},
+    "loggers": {"django.db.backends": {"level": "WARNING"}},
+}
