@@ -32,7 +32,7 @@ import os
 import stat
 import zipfile
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from types import TracebackType
@@ -285,15 +285,22 @@ class ExportTree:
 class ZipExportTree(ExportTree):
     kind = "zip"
 
-    def __init__(self, path: Path, limits: ExportLimits) -> None:
-        super().__init__(path.name, limits)
+    def __init__(
+        self, path: Path | IO[bytes], limits: ExportLimits, *, display_name: str = "", archive_size: int = 0
+    ) -> None:
+        # ``path`` may be a seekable stream (an export kept sealed in blob storage, decrypted
+        # chunk by chunk as zipfile seeks): the plaintext never lands on disk.
+        display_name = display_name or (path.name if isinstance(path, Path) else "upload.zip")
+        archive_size = archive_size or (path.stat().st_size if isinstance(path, Path) else 0)
+        super().__init__(display_name, limits)
+        self._archive_size = archive_size
         self._infos: dict[str, zipfile.ZipInfo] = {}
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ExportError(f"not a readable zip archive ({type(exc).__name__})", file=path.name) from None
+            raise ExportError(f"not a readable zip archive ({type(exc).__name__})", file=display_name) from None
         try:
-            self._validate(path)
+            self._validate(Path(display_name))
         except BaseException:
             self._zip.close()
             raise
@@ -328,7 +335,7 @@ class ZipExportTree(ExportTree):
             self._add(name, info.file_size, info.filename)
             self._infos[name] = info
         total = sum(self._sizes.values())
-        archive_bytes = max(path.stat().st_size, 1)
+        archive_bytes = max(self._archive_size, 1)
         if total > limits.ratio_floor_bytes and total / archive_bytes > limits.max_ratio:
             raise ExportError(
                 "archive expands to implausibly more than its own size (possible decompression bomb)",
@@ -434,6 +441,32 @@ class SingleFileExportTree(ExportTree):
             return open(self._path, "rb")  # closed by the caller via the wrapper
         except OSError as exc:
             raise ExportError(f"cannot read the file ({type(exc).__name__})", file=name) from None
+
+
+class StreamExportTree(ExportTree):
+    """One loose file held as a seekable stream (a sealed upload that is not a zip)."""
+
+    kind = "file"
+
+    def __init__(self, opener: Callable[[], IO[bytes]], name: str, size: int, limits: ExportLimits) -> None:
+        super().__init__(name, limits)
+        self._opener = opener
+        self._add(_clean_member_name(name, limits=limits), size, name)
+
+    def _open_raw(self, name: str) -> IO[bytes]:
+        return self._opener()
+
+
+def open_export_stream(
+    opener: Callable[[], IO[bytes]], name: str, size: int, limits: ExportLimits | None = None
+) -> ExportTree:
+    """Open an export given as a seekable stream factory (zip or single file)."""
+    limits = limits or DEFAULT_LIMITS
+    with opener() as probe:
+        head = probe.read(4)
+    if name.lower().endswith(".zip") or head in _ZIP_MAGIC:
+        return ZipExportTree(opener(), limits, display_name=name, archive_size=size)
+    return StreamExportTree(opener, name, size, limits)
 
 
 def _looks_like_zip(path: Path) -> bool:

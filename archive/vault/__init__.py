@@ -238,7 +238,7 @@ class Vault:
         dek_id, key = self.data_key(scope, **scope_ids)
         return dek_id, self.seal(key, dek_id, field, row_id, plaintext)
 
-    def open_field(self, dek_id: int, field: str, row_id: int, sealed: bytes) -> bytes:
+    def open_field(self, dek_id: int, field: str, row_id: int, sealed: bytes | memoryview) -> bytes:
         return self.open(self.data_keys_for_read([dek_id]).get(dek_id), dek_id, field, row_id, sealed)
 
     # -- keyed hashes ------------------------------------------------------------------------------
