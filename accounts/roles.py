@@ -33,6 +33,8 @@ class Capability(enum.StrEnum):
     READ_AUDIT = "read_audit"
     REVEAL_REDACTED = "reveal_redacted"
     SUBJECT_REQUESTS = "subject_requests"
+    # Archive metadata without content: sources, conversation sizes and dates (never titles).
+    VIEW_METADATA = "view_metadata"
 
 
 PERMISSIONS: dict[Role, frozenset[Capability]] = {
@@ -44,9 +46,12 @@ PERMISSIONS: dict[Role, frozenset[Capability]] = {
             Capability.MANAGE_USERS,
             Capability.MANAGE_KEYS,
             Capability.SUBJECT_REQUESTS,
+            Capability.VIEW_METADATA,
         }
     ),
-    Role.COMPLIANCE_OFFICER: frozenset({Capability.READ_CONTENT, Capability.SEARCH}),
+    Role.COMPLIANCE_OFFICER: frozenset(
+        {Capability.READ_CONTENT, Capability.SEARCH, Capability.VIEW_METADATA}
+    ),
     Role.LEGAL: frozenset(
         {
             Capability.READ_CONTENT,
@@ -54,6 +59,7 @@ PERMISSIONS: dict[Role, frozenset[Capability]] = {
             Capability.MANAGE_HOLDS,
             Capability.EXPORT,
             Capability.REVEAL_REDACTED,
+            Capability.VIEW_METADATA,
         }
     ),
     Role.AUDITOR: frozenset({Capability.READ_AUDIT}),

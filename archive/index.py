@@ -8,16 +8,18 @@ whole month at once. ``WITHOUT ROWID`` on SQLite stores each posting once, in th
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 from collections.abc import Iterable
 
-from django.db import connection
+from django.conf import settings
+from django.db import IntegrityError, connection, transaction
 
 from archive.vault import Vault
-from archive.vault.blind_index import terms
+from archive.vault.blind_index import _CJK_RE, terms
 
 WORD = b"w"
+PREFIX = b"p"  # opt-in (DMVAULT_INDEX_PREFIXES): the 3- to 8-character prefixes of each word
+PREFIX_MIN, PREFIX_MAX = 3, 8
 
 
 def table(month: int) -> str:
@@ -41,7 +43,11 @@ def ensure_partition(month: int) -> None:
             f"CREATE TABLE IF NOT EXISTS {table(month)} "
             f"(token BIGINT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (token, message_id)){suffix}"
         )
-    PostingPartition.objects.get_or_create(month=month)
+    try:
+        with transaction.atomic():
+            PostingPartition.objects.get_or_create(month=month)
+    except IntegrityError:  # created by a parallel writer in between
+        pass
 
 
 def drop_partition(month: int) -> None:
@@ -56,19 +62,26 @@ class Tokenizer:
     """Turns terms into tokens for one month, caching per term: words follow Zipf's law, so
     most of an import's terms repeat and cost one dict lookup instead of an HMAC."""
 
-    def __init__(self, key: bytes) -> None:
-        self._base = hmac.new(key, WORD, hashlib.sha256)
+    def __init__(self, key: bytes, kind: bytes = WORD) -> None:
+        self._key = key
+        self._kind = kind
         self.cache: dict[str, int] = {}
+        self._prefix: Tokenizer | None = None
 
     def token(self, term: str) -> int:
         tok = self.cache.get(term)
         if tok is None:
-            mac = self._base.copy()
-            mac.update(term.encode())
-            tok = int.from_bytes(mac.digest()[:8], "big", signed=True)
+            digest = hmac.digest(self._key, self._kind + term.encode(), "sha256")
+            tok = int.from_bytes(digest[:8], "big", signed=True)
             if len(self.cache) < 500_000:
                 self.cache[term] = tok
         return tok
+
+    def prefix_token(self, prefix: str) -> int:
+        """The token of a prefix term: same month key, type byte ``p``, so it never equals a word's."""
+        if self._prefix is None:
+            self._prefix = Tokenizer(self._key, PREFIX)
+        return self._prefix.token(prefix)
 
 
 def tokenizer_for(vault: Vault, month: int, *, create: bool) -> Tokenizer | None:
@@ -82,6 +95,35 @@ def message_terms(text: str, extra: Iterable[str] = ()) -> set[str]:
         if item:
             found |= terms(item)
     return found
+
+
+def prefixes_enabled() -> bool:
+    return bool(getattr(settings, "DMVAULT_INDEX_PREFIXES", False))
+
+
+def is_prefixable(term: str) -> bool:
+    """Prefix tokens are made for alphabetic-script words, not CJK bigrams or emoji."""
+    return len(term) >= PREFIX_MIN and term[0].isalnum() and not _CJK_RE.match(term[0])
+
+
+def prefix_terms(words: Iterable[str]) -> set[str]:
+    """The prefix terms (3 to 8 characters, the whole word included when it is that short) of a
+    message's word terms, or nothing unless ``DMVAULT_INDEX_PREFIXES`` is on. A query prefix
+    longer than 8 characters looks up its first 8 and is confirmed on the decrypted text."""
+    if not prefixes_enabled():
+        return set()
+    out: set[str] = set()
+    for word in words:
+        if is_prefixable(word):
+            out.update(word[:n] for n in range(PREFIX_MIN, min(PREFIX_MAX, len(word)) + 1))
+    return out
+
+
+def message_tokens(tok: Tokenizer, text: str, extra: Iterable[str] = ()) -> list[int]:
+    """Every token a message is indexed under (words, and prefixes when enabled): what removing
+    a message's postings must delete."""
+    words = message_terms(text, extra)
+    return [tok.token(t) for t in words] + [tok.prefix_token(p) for p in prefix_terms(words)]
 
 
 def insert_postings(month: int, rows: list[tuple[int, int]]) -> None:

@@ -24,6 +24,7 @@ from pathlib import Path
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
+from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import storages
 from django.db import transaction
@@ -34,10 +35,10 @@ from archive.importers.base import ExportError
 from archive.importers.detect import detect_platform
 from archive.importers.tree import ExportTree, open_export_stream
 from archive.models import Attachment, Conversation, DataKey, Message, Participant, Source
+from archive.parallel import write_parallel
 from archive.reading import open_messages
 from archive.vault import get_vault
 from archive.vault.stream import SealedReader, seal_stream
-from archive.writer import ArchiveWriter
 
 log = logging.getLogger(__name__)
 EVIDENCE_FIELD = "source.evidence"
@@ -119,9 +120,13 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         export = _open(source)
         with export:
             platform, importer = _importer(source, export)
-            writer = ArchiveWriter(source, on_progress=progress)
-            writer.write(importer.parse(export, owner_hint=_label(source).get("owner", "")))
-        summary = writer.summary.as_dict()
+            written = write_parallel(
+                source,
+                importer.parse(export, owner_hint=_label(source).get("owner", "")),
+                workers=settings.DMVAULT_WRITE_WORKERS,
+                on_progress=progress,
+            )
+        summary = written.as_dict()
         summary.update(
             platform=platform,
             seconds=round(time.perf_counter() - started, 2),

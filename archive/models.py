@@ -185,8 +185,14 @@ class Message(models.Model):
         UNKNOWN = "unknown"
 
     id = models.BigIntegerField(primary_key=True)  # time-ordered, see archive.ids
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
-    sender = models.ForeignKey(Participant, null=True, on_delete=models.SET_NULL, related_name="messages")
+    # (conversation, id) and (sender, id) below serve these foreign keys' lookups too, so the
+    # single-column indexes would only slow every insert.
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
+    sender = models.ForeignKey(
+        Participant, null=True, on_delete=models.SET_NULL, related_name="messages", db_index=False
+    )
     source = models.ForeignKey(Source, on_delete=models.PROTECT, related_name="messages")
     sent_at = models.DateTimeField()
     raw_timestamp = models.CharField(max_length=64)
@@ -223,3 +229,30 @@ class Attachment(models.Model):
     blob = models.ForeignKey(Blob, null=True, on_delete=models.SET_NULL, related_name="attachments")
     meta_ct = models.BinaryField()  # encrypted JSON: file name, content type, uri
     size = models.BigIntegerField(null=True)
+
+
+# --- Saved searches ----------------------------------------------------------------------------
+
+
+class SavedSearch(models.Model):
+    """A named query a user can run again (``archive.search.service``). Name and query can name
+    people, so both are sealed under the owner's saved-search key; ``share_token`` makes a link
+    other users of the app can open (they run it within their own scope, never the owner's)."""
+
+    id = models.BigIntegerField(primary_key=True, default=random_id)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="saved_searches"
+    )
+    name_ct = models.BinaryField()
+    query_ct = models.BinaryField()
+    dek_id = models.BigIntegerField()
+    shared = models.BooleanField(default=False)
+    share_token = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        indexes = [models.Index(fields=["owner", "created_at"])]
+
+    def __str__(self) -> str:
+        return f"Saved search {self.id}"

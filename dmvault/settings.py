@@ -152,6 +152,8 @@ DMVAULT_KEYRING_AUTOCREATE = env_bool("DMVAULT_KEYRING_AUTOCREATE", default=not 
 # Accent folding in the blind index (é matches e). Changing it needs a re-index.
 DMVAULT_INDEX_FOLD_ACCENTS = env_bool("DMVAULT_INDEX_FOLD_ACCENTS", default=True)
 DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 2000, minimum=1)
+# Worker processes that write an import's conversations in parallel (1 = in the calling process).
+DMVAULT_WRITE_WORKERS = env_int("DMVAULT_WRITE_WORKERS", 2, minimum=1)
 
 # --- Background jobs --------------------------------------------------------------------------
 DMVAULT_REDIS_URL = env_str("DMVAULT_REDIS_URL")
@@ -171,10 +173,52 @@ else:
     Q_CLUSTER["orm"] = "default"
 
 # --- API --------------------------------------------------------------------------------------
+# Every API view is audited and permission-checked (dmvault/api/); the defaults deny.
 REST_FRAMEWORK = {
-    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    "DEFAULT_SCHEMA_CLASS": "dmvault.api.schema.AutoSchema",
+    "DEFAULT_AUTHENTICATION_CLASSES": [
+        "dmvault.api.authentication.BearerTokenAuthentication",
+        "dmvault.api.authentication.CsrfSessionAuthentication",
+    ],
+    "DEFAULT_PERMISSION_CLASSES": ["dmvault.api.permissions.CapabilityPermission"],
+    "DEFAULT_THROTTLE_CLASSES": [
+        "dmvault.api.throttling.AnonThrottle",
+        "dmvault.api.throttling.UserThrottle",
+    ],
+    "DEFAULT_THROTTLE_RATES": {
+        "anon": env_str("DMVAULT_THROTTLE_ANON", "60/min"),
+        "user": env_str("DMVAULT_THROTTLE_USER", "600/min"),
+        "login": env_str("DMVAULT_THROTTLE_LOGIN", "10/min"),
+    },
+    "DEFAULT_RENDERER_CLASSES": ["rest_framework.renderers.JSONRenderer"],
+    "DEFAULT_PARSER_CLASSES": ["rest_framework.parsers.JSONParser"],
+    "EXCEPTION_HANDLER": "dmvault.api.errors.exception_handler",
+    "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
-SPECTACULAR_SETTINGS = {"TITLE": "DMVault API", "VERSION": "1", "SERVE_INCLUDE_SCHEMA": False}
+SPECTACULAR_SETTINGS = {
+    "TITLE": "DMVault API",
+    "VERSION": "1",
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["dmvault.api.permissions.CapabilityPermission"],
+}
+# Login lockout: after this many failures in a row the account is locked for the period.
+DMVAULT_LOGIN_MAX_FAILURES = env_int("DMVAULT_LOGIN_MAX_FAILURES", 5, minimum=1)
+DMVAULT_LOGIN_LOCKOUT_SECONDS = env_int("DMVAULT_LOGIN_LOCKOUT_SECONDS", 900, minimum=1)
+DMVAULT_LOGIN_TOKEN_DAYS = env_int("DMVAULT_LOGIN_TOKEN_DAYS", 1, minimum=1)
+# A declared purpose of access lasts this long (or until the token/session ends).
+DMVAULT_PURPOSE_SECONDS = env_int("DMVAULT_PURPOSE_SECONDS", 8 * 3600, minimum=60)
+
+# --- Audit log ----------------------------------------------------------------------------------
+# The checkpoint signing key lives beside the keyring, never in the database.
+DMVAULT_AUDIT_KEY_PATH = Path(
+    env_str("DMVAULT_AUDIT_KEY_PATH", str(DMVAULT_KEYRING_PATH.parent / "audit-signing.key"))
+)
+DMVAULT_AUDIT_KEY_AUTOCREATE = env_bool("DMVAULT_AUDIT_KEY_AUTOCREATE", default=not PRODUCTION)
+# Verifiers (the web process's /api/v1/audit/verify, verify_audit) can use just the public key.
+DMVAULT_AUDIT_PUBLIC_KEY = env_str("DMVAULT_AUDIT_PUBLIC_KEY")
+DMVAULT_AUDIT_ORIGIN = env_str("DMVAULT_AUDIT_ORIGIN", "dmvault.local/audit/v1")
+# Client IPs come from X-Forwarded-For only behind this many trusted proxies (0: REMOTE_ADDR).
+DMVAULT_TRUSTED_PROXIES = env_int("DMVAULT_TRUSTED_PROXIES", 0, minimum=0)
 
 # --- Security ---------------------------------------------------------------------------------
 SESSION_COOKIE_HTTPONLY = True

@@ -77,7 +77,7 @@ class Migration(migrations.Migration):
                 ('dek_id', models.BigIntegerField()),
                 ('body_ct', models.BinaryField()),
                 ('imported_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('conversation', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='archive.conversation')),
+                ('conversation', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='messages', to='archive.conversation')),
             ],
         ),
         migrations.CreateModel(
@@ -105,7 +105,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='message',
             name='sender',
-            field=models.ForeignKey(null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='archive.participant'),
+            field=models.ForeignKey(db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='messages', to='archive.participant'),
         ),
         migrations.AddField(
             model_name='conversation',

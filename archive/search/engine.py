@@ -1,14 +1,23 @@
-"""Word lookups on the blind index, newest first, stopping once a page is full.
+"""Lookups on the blind index and the plain message columns, page by page.
 
-For each month in range (newest first) the query terms become that month's tokens; the rarest
-term's posting list drives the scan and the others are checked with ``EXISTS`` on the same
-primary key. Months with no index key (none written, or destroyed by retention) are skipped.
-Only the page of ids found here is ever fetched and decrypted (``archive.reading``).
+For each month in range (newest first, or oldest first) the query terms become that month's
+tokens. A query is an AND of groups; a group is an OR of alternatives; an alternative is an AND
+of terms (words, or prefixes when the prefix index is on). The cheapest group drives the scan:
+each of its alternatives scans the posting list of its rarest term in id order, and everything
+else is checked with ``EXISTS`` / ``NOT EXISTS`` on the same primary key; the alternatives'
+pages are merged. Metadata filters (sources, conversations, senders, kinds, flags) are plain
+columns of ``archive_message``, joined after the posting lookup. A query without terms scans
+``archive_message`` in id order. Months with no index key (none written, or destroyed by
+retention) are skipped. Only ids come out of here; ``archive.reading`` decrypts the page.
 """
 
 from __future__ import annotations
 
+import time
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any, Literal
 
 from django.db import connection
 
@@ -16,11 +25,96 @@ from archive import index
 from archive.ids import LOW_BITS
 from archive.vault import Vault, get_vault
 
+Order = Literal["newest", "oldest"]
+MAX_ID = (1 << 63) - 1
+
 
 @dataclass(frozen=True)
 class IdRange:
     low: int = 0  # inclusive
-    high: int = (1 << 63) - 1  # exclusive
+    high: int = MAX_ID  # exclusive
+
+    @property
+    def empty(self) -> bool:
+        return self.low >= self.high
+
+
+@dataclass(frozen=True)
+class IndexTerm:
+    text: str
+    prefix: bool = False  # a prefix token (type ``p``) rather than a word token
+
+
+Alternative = tuple[IndexTerm, ...]  # AND
+Group = tuple[Alternative, ...]  # OR
+
+
+@dataclass(frozen=True)
+class IndexQuery:
+    """``groups`` must all match (empty: no term condition); no ``excluded`` term may."""
+
+    groups: tuple[Group, ...] = ()
+    excluded: tuple[IndexTerm, ...] = ()
+
+
+@dataclass(frozen=True)
+class MessageFilter:
+    """Conditions on the plain columns of ``archive_message``. ``None`` means no condition;
+    an empty tuple means nothing passes (the caller should not search at all)."""
+
+    source_ids: tuple[int, ...] | None = None
+    conversation_ids: tuple[int, ...] | None = None
+    exclude_conversation_ids: tuple[int, ...] = ()
+    sender_ids: tuple[int, ...] | None = None
+    exclude_sender_ids: tuple[int, ...] = ()
+    kinds: tuple[str, ...] | None = None
+    exclude_kinds: tuple[str, ...] = ()
+    flags: tuple[tuple[str, bool], ...] = ()  # (column, value): has_attachment, has_link, edited, deleted
+
+    @property
+    def matches_nothing(self) -> bool:
+        return any(
+            v is not None and not v
+            for v in (self.source_ids, self.conversation_ids, self.sender_ids, self.kinds)
+        )
+
+    @property
+    def trivial(self) -> bool:
+        return self == MessageFilter()
+
+    def sql(self, alias: str = "m") -> tuple[list[str], list[Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+
+        def member(column: str, values: Iterable[Any], negate: bool = False) -> None:
+            values = list(values)
+            marks = ", ".join(["%s"] * len(values))
+            conds.append(f"{alias}.{column} {'NOT IN' if negate else 'IN'} ({marks})")
+            params.extend(values)
+
+        if self.source_ids is not None:
+            member("source_id", self.source_ids)
+        if self.conversation_ids is not None:
+            member("conversation_id", self.conversation_ids)
+        if self.exclude_conversation_ids:
+            member("conversation_id", self.exclude_conversation_ids, negate=True)
+        if self.sender_ids is not None:
+            member("sender_id", self.sender_ids)
+        if self.exclude_sender_ids:
+            conds.append(
+                f"({alias}.sender_id IS NULL OR {alias}.sender_id NOT IN ({', '.join(['%s'] * len(self.exclude_sender_ids))}))"
+            )
+            params.extend(self.exclude_sender_ids)
+        if self.kinds is not None:
+            member("kind", self.kinds)
+        if self.exclude_kinds:
+            member("kind", self.exclude_kinds, negate=True)
+        for column, value in self.flags:
+            if column not in ("has_attachment", "has_link", "edited", "deleted"):
+                raise ValueError(f"not a flag column: {column}")
+            conds.append(f"{alias}.{column} = %s")
+            params.append(value)
+        return conds, params
 
 
 def _month_bounds(month: int) -> tuple[int, int]:
@@ -32,19 +126,262 @@ def _month_bounds(month: int) -> tuple[int, int]:
     return int(start.timestamp() * 1000) << LOW_BITS, int(end.timestamp() * 1000) << LOW_BITS
 
 
-def months_in(id_range: IdRange) -> list[int]:
-    """Months that have a posting table and overlap the range, newest first."""
+def months_in(id_range: IdRange, order: Order = "newest") -> list[int]:
+    """Months that have a posting table and overlap the range, newest first by default."""
     out = []
-    for month in sorted(index.existing_months(), reverse=True):
+    for month in sorted(index.existing_months(), reverse=order == "newest"):
         lo, hi = _month_bounds(month)
         if hi > id_range.low and lo < id_range.high:
             out.append(month)
     return out
 
 
-def _estimate(cur: object, table: str, token: int, cap: int = 20_000) -> int:
-    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE token = %s LIMIT {cap}) t", [token])  # type: ignore[attr-defined]
-    return int(cur.fetchone()[0])  # type: ignore[attr-defined]
+def _estimate(cur: Any, table: str, token: int, cap: int = 20_000) -> int:
+    cur.execute(f"SELECT count(*) FROM (SELECT 1 FROM {table} WHERE token = %s LIMIT {cap}) t", [token])
+    return int(cur.fetchone()[0])
+
+
+class _Month:
+    def __init__(self, cur: Any, month: int, tok: index.Tokenizer, estimates: dict[IndexTerm, int]) -> None:
+        self.cur = cur
+        self.month = month
+        self.name = index.table(month)
+        self.tok = tok
+        self.estimates = estimates
+        self.n = 0
+        self.ref = "p0.message_id"  # the message id column of the driving table
+
+    def token(self, term: IndexTerm) -> int:
+        return self.tok.prefix_token(term.text) if term.prefix else self.tok.token(term.text)
+
+    def estimate(self, term: IndexTerm) -> int:
+        # Word frequencies are stable across months: estimate each term once per search.
+        found = self.estimates.get(term)
+        if found is None:
+            found = self.estimates[term] = _estimate(self.cur, self.name, self.token(term))
+        return found
+
+    def exists(self, term: IndexTerm, negate: bool = False) -> tuple[str, int]:
+        self.n += 1
+        alias = f"x{self.n}"
+        sql = f"{'NOT ' if negate else ''}EXISTS (SELECT 1 FROM {self.name} {alias} WHERE {alias}.token = %s AND {alias}.message_id = {self.ref})"
+        return sql, self.token(term)
+
+    def conditions(self, groups: list[Group], excluded: tuple[IndexTerm, ...]) -> tuple[list[str], list[Any]]:
+        conds: list[str] = []
+        params: list[Any] = []
+        for group in groups:
+            ors = []
+            for alt in group:
+                ands = []
+                for term in alt:
+                    sql, param = self.exists(term)
+                    ands.append(sql)
+                    params.append(param)
+                ors.append("(" + " AND ".join(ands) + ")")
+            conds.append("(" + " OR ".join(ors) + ")")
+        for term in excluded:
+            sql, param = self.exists(term, negate=True)
+            conds.append(sql)
+            params.append(param)
+        return conds, params
+
+    def filter_rows(self, filt: MessageFilter, low: int, high: int, cap: int) -> int:
+        conds, params = filt.sql("m")
+        where = " AND ".join(["m.id >= %s", "m.id < %s", *conds])
+        self.cur.execute(
+            f"SELECT count(*) FROM (SELECT 1 FROM archive_message m WHERE {where} LIMIT %s) t",
+            [low, high, *params, cap],
+        )
+        return int(self.cur.fetchone()[0])
+
+    def plan(
+        self, query: IndexQuery, filt: MessageFilter, id_range: IdRange, need_estimates: bool
+    ) -> list[tuple[str, list[Any]]]:
+        """One SELECT of message ids per alternative of the driving group (to be ordered by
+        id and limited by the caller). The driver is the rarest group's posting lists, or the
+        message table itself when a conversation/sender filter is rarer still."""
+        groups = list(query.groups)
+        narrowing = filt.conversation_ids is not None or filt.sender_ids is not None
+
+        def cost(group: Group) -> int:
+            return sum(min(self.estimate(t) for t in alt) for alt in group)
+
+        if need_estimates or narrowing:
+            groups.sort(key=cost)
+        driver, others = groups[0], groups[1:]
+        if narrowing:
+            month_lo, month_hi = _month_bounds(self.month)
+            low, high = max(id_range.low, month_lo), min(id_range.high, month_hi)
+            budget = cost(driver)
+            if self.filter_rows(filt, low, high, budget + 1) <= budget:
+                self.ref = "p0.id"
+                conds, cparams = self.conditions(groups, query.excluded)
+                fconds, fparams = filt.sql("p0")
+                cond = " AND ".join(["p0.id >= %s", "p0.id < %s", *fconds, *conds])
+                return [
+                    (f"SELECT p0.id FROM archive_message p0 WHERE {cond}", [low, high, *fparams, *cparams])
+                ]
+        common, common_params = self.conditions(others, query.excluded)
+        fconds, fparams = filt.sql("m")
+        common.extend(fconds)
+        common_params.extend(fparams)
+        join = "" if filt.trivial else " JOIN archive_message m ON m.id = p0.message_id"
+        out = []
+        for alt in driver:
+            terms = (
+                sorted(alt, key=self.estimate)
+                if (need_estimates or narrowing) and len(alt) > 1
+                else list(alt)
+            )
+            where = ["p0.token = %s", "p0.message_id >= %s", "p0.message_id < %s"]
+            args: list[Any] = [self.token(terms[0]), id_range.low, id_range.high]
+            for term in terms[1:]:
+                sql, param = self.exists(term)
+                where.append(sql)
+                args.append(param)
+            out.append(
+                (
+                    f"SELECT p0.message_id FROM {self.name} p0{join} WHERE " + " AND ".join(where + common),
+                    args + common_params,
+                )
+            )
+        return out
+
+
+Tokenizers = dict[int, "index.Tokenizer | None"]
+
+
+# Month tokenizers (unwrapped index keys) kept for a few seconds per vault, so a search does
+# not look up and unwrap up to one key per month on every request. Short on purpose: a key
+# destroyed by retention also drops its posting table, and is forgotten here within the TTL.
+TOKENIZER_TTL_S = 30.0
+_recent: weakref.WeakKeyDictionary[Vault, dict[int, tuple[float, index.Tokenizer]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+def _tokenizer(vault: Vault, month: int, cache: Tokenizers | None) -> index.Tokenizer | None:
+    """The month's tokenizer; ``cache`` (one per search request) saves a key lookup per month
+    on the next page batch and the count."""
+    if cache is not None and month in cache:
+        return cache[month]
+    now = time.monotonic()
+    recent = _recent.setdefault(vault, {})
+    hit = recent.get(month)
+    if hit is not None and hit[0] > now:
+        tok: index.Tokenizer | None = hit[1]
+    else:
+        tok = index.tokenizer_for(vault, month, create=False)
+        if tok is not None:
+            recent[month] = (now + TOKENIZER_TTL_S, tok)
+        else:
+            recent.pop(month, None)
+    if cache is not None:
+        cache[month] = tok
+    return tok
+
+
+def forget_tokenizers() -> None:
+    """Drop the cached month keys (after retention destroyed a month, and in tests)."""
+    _recent.clear()
+
+
+def _needs_estimates(query: IndexQuery) -> bool:
+    return len(query.groups) > 1 or any(len(alt) > 1 for g in query.groups for alt in g)
+
+
+def find_matching(
+    query: IndexQuery,
+    *,
+    limit: int,
+    id_range: IdRange | None = None,
+    order: Order = "newest",
+    filt: MessageFilter | None = None,
+    vault: Vault | None = None,
+    tokenizers: Tokenizers | None = None,
+) -> list[int]:
+    """Ids of messages matching ``query`` and ``filt`` within ``id_range``, in ``order``, at most
+    ``limit``."""
+    id_range = id_range or IdRange()
+    filt = filt or MessageFilter()
+    if limit <= 0 or id_range.empty or filt.matches_nothing:
+        return []
+    direction = "DESC" if order == "newest" else "ASC"
+    if not query.groups:
+        return _scan_messages(filt, id_range, direction, limit)
+    vault = vault or get_vault()
+    found: list[int] = []
+    estimates: dict[IndexTerm, int] = {}
+    with connection.cursor() as cur:
+        for month in months_in(id_range, order):
+            tok = _tokenizer(vault, month, tokenizers)
+            if tok is None:
+                continue
+            want = limit - len(found)
+            month_ids: set[int] = set()
+            plans = _Month(cur, month, tok, estimates).plan(query, filt, id_range, _needs_estimates(query))
+            for sql, params in plans:
+                cur.execute(f"{sql} ORDER BY 1 {direction} LIMIT %s", [*params, want])
+                month_ids.update(row[0] for row in cur.fetchall())
+            found.extend(sorted(month_ids, reverse=order == "newest")[:want])
+            if len(found) >= limit:
+                break
+    return found
+
+
+def _scan_messages(filt: MessageFilter, id_range: IdRange, direction: str, limit: int) -> list[int]:
+    """A query with no required term: the plain message table in id order (exclusions, which
+    need index tokens, are left to the caller's check on the decrypted page)."""
+    conds, params = filt.sql("m")
+    where = " AND ".join(["m.id >= %s", "m.id < %s", *conds])
+    with connection.cursor() as cur:
+        cur.execute(
+            f"SELECT m.id FROM archive_message m WHERE {where} ORDER BY m.id {direction} LIMIT %s",
+            [id_range.low, id_range.high, *params, limit],
+        )
+        return [row[0] for row in cur.fetchall()]
+
+
+def count_matching(
+    query: IndexQuery,
+    *,
+    cap: int,
+    id_range: IdRange | None = None,
+    filt: MessageFilter | None = None,
+    vault: Vault | None = None,
+    tokenizers: Tokenizers | None = None,
+) -> tuple[int, bool]:
+    """How many messages match, counting at most ``cap``: ``(count, exact)``."""
+    id_range = id_range or IdRange()
+    filt = filt or MessageFilter()
+    if cap <= 0 or id_range.empty or filt.matches_nothing:
+        return 0, cap > 0 or id_range.empty or filt.matches_nothing
+    total = 0
+    with connection.cursor() as cur:
+        if not query.groups:
+            conds, params = filt.sql("m")
+            where = " AND ".join(["m.id >= %s", "m.id < %s", *conds])
+            cur.execute(
+                f"SELECT count(*) FROM (SELECT 1 FROM archive_message m WHERE {where} LIMIT %s) t",
+                [id_range.low, id_range.high, *params, cap + 1],
+            )
+            total = int(cur.fetchone()[0])
+            return min(total, cap), total <= cap
+        vault = vault or get_vault()
+        estimates: dict[IndexTerm, int] = {}
+        for month in months_in(id_range):
+            tok = _tokenizer(vault, month, tokenizers)
+            if tok is None:
+                continue
+            plans = _Month(cur, month, tok, estimates).plan(query, filt, id_range, _needs_estimates(query))
+            union = " UNION ".join(sql for sql, _ in plans)
+            params = [p for _, ps in plans for p in ps]
+            cur.execute(f"SELECT count(*) FROM ({union} LIMIT %s) t", [*params, cap + 1 - total])
+            total += int(cur.fetchone()[0])
+            if total > cap:
+                return cap, False
+    return total, True
 
 
 def find_ids(
@@ -58,32 +395,8 @@ def find_ids(
     """Ids of messages containing every term, newest first, at most ``limit``."""
     if not terms:
         raise ValueError("at least one term is needed")
-    vault = vault or get_vault()
     id_range = id_range or IdRange()
-    high = min(id_range.high, before_id) if before_id is not None else id_range.high
-    found: list[int] = []
-    with connection.cursor() as cur:
-        for month in months_in(IdRange(id_range.low, high)):
-            tok = index.tokenizer_for(vault, month, create=False)
-            if tok is None:
-                continue
-            tokens = [tok.token(t) for t in dict.fromkeys(terms)]
-            name = index.table(month)
-            if len(tokens) > 1:
-                tokens.sort(key=lambda t: _estimate(cur, name, t))
-            sql = [
-                f"SELECT p0.message_id FROM {name} p0 WHERE p0.token = %s AND p0.message_id >= %s AND p0.message_id < %s"
-            ]
-            params: list[int] = [tokens[0], id_range.low, high]
-            for n, other in enumerate(tokens[1:], start=1):
-                sql.append(
-                    f"AND EXISTS (SELECT 1 FROM {name} p{n} WHERE p{n}.token = %s AND p{n}.message_id = p0.message_id)"
-                )
-                params.append(other)
-            sql.append("ORDER BY p0.message_id DESC LIMIT %s")
-            params.append(limit - len(found))
-            cur.execute(" ".join(sql), params)
-            found.extend(row[0] for row in cur.fetchall())
-            if len(found) >= limit:
-                break
-    return found
+    if before_id is not None:
+        id_range = IdRange(id_range.low, min(id_range.high, before_id))
+    query = IndexQuery(groups=tuple(((IndexTerm(t),),) for t in dict.fromkeys(terms)))
+    return find_matching(query, limit=limit, id_range=id_range, vault=vault)

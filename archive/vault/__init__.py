@@ -17,7 +17,6 @@ shred takes effect in every process at once.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import secrets
 import threading
@@ -83,7 +82,6 @@ class Vault:
         self._kwks: dict[int, AESGCM] = {}
         self._active_kwk: tuple[int, AESGCM] | None = None
         self._archive_hmac: bytes | None = None
-        self._hmac_bases: dict[bytes, hmac.HMAC] = {}
         self._lock = threading.Lock()
 
     # -- key-wrapping keys ------------------------------------------------------------------
@@ -140,7 +138,6 @@ class Vault:
         self._kwks.clear()
         self._active_kwk = None
         self._archive_hmac = None
-        self._hmac_bases.clear()
 
     # -- data keys ----------------------------------------------------------------------------
     def new_data_key(
@@ -258,15 +255,15 @@ class Vault:
         return self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _dek_context(row.id, row.scope))
 
     def keyed_hash(self, purpose: bytes, *parts: str | bytes) -> bytes:
-        base = self._hmac_bases.get(purpose)
-        if base is None:
-            base = self._hmac_bases[purpose] = hmac.new(self.archive_hmac_key(), purpose, hashlib.sha256)
-        mac = base.copy()
+        # Length-prefixed parts, so ("ab", "c") and ("a", "bc") never collide; one-shot
+        # hmac.digest runs in C, several times faster than an HMAC object per call.
+        key = self._archive_hmac or self.archive_hmac_key()
+        message = [purpose]
         for part in parts:
             data = part.encode() if isinstance(part, str) else part
-            mac.update(len(data).to_bytes(4, "big"))
-            mac.update(data)
-        return mac.digest()
+            message.append(len(data).to_bytes(4, "big"))
+            message.append(data)
+        return hmac.digest(key, b"".join(message), "sha256")
 
     # -- blind-index keys --------------------------------------------------------------------------
     def index_key(self, month: int, *, create: bool) -> bytes | None:

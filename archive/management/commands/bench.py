@@ -11,22 +11,30 @@ import random
 import resource
 import statistics
 import time
+from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import connection
+from django.db.models import Max, Min
 
+from archive.index import message_terms
 from archive.models import Message, Source
+from archive.parallel import write_parallel
 from archive.reading import open_messages
 from archive.search.engine import find_ids
-from archive.synthetic import Generator
+from archive.search.service import SearchScope, search
+from archive.synthetic import PLATFORMS, Generator
 from archive.vault.blind_index import STOP_WORDS, query_terms
-from archive.writer import ArchiveWriter
 
 
 def peak_rss_mb() -> float:
-    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+    """The largest resident set of this process or any finished child (parallel writers)."""
+    own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return round(max(own, children) / 1024, 1)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -46,24 +54,27 @@ class Command(BaseCommand):
         parser.add_argument("--messages", type=int, default=100_000)
         parser.add_argument("--queries", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
+        parser.add_argument("--workers", type=int, default=settings.DMVAULT_WRITE_WORKERS)
 
     def emit(self, **fields: Any) -> None:
         fields.setdefault("database", connection.vendor)
         self.stdout.write(json.dumps(fields))
         self.stdout.flush()
 
-    def handle(self, *args: Any, what: str, messages: int, queries: int, seed: int, **options: Any) -> None:
+    def handle(
+        self, *args: Any, what: str, messages: int, queries: int, seed: int, workers: int, **options: Any
+    ) -> None:
         # Debug mode keeps every query's SQL in memory; a benchmark must not measure that.
         settings.DEBUG = False
         connection.force_debug_cursor = False
         gen = Generator(seed=seed)
         have = Message.objects.count()
         if what == "write" or have < messages:
-            self.write(gen, messages - (0 if what == "write" else have), start_offset=have)
+            self.write(gen, messages - (0 if what == "write" else have), start_offset=have, workers=workers)
         if what == "search":
             self.search(gen, queries)
 
-    def write(self, gen: Generator, count: int, *, start_offset: int) -> None:
+    def write(self, gen: Generator, count: int, *, start_offset: int, workers: int) -> None:
         source = Source.objects.create(platform="synthetic", original_sha256="0" * 64, original_size=0)
         done = 0
         interval_start = time.perf_counter()
@@ -88,19 +99,24 @@ class Command(BaseCommand):
                 interval_start = now
                 next_report += step
 
-        writer = ArchiveWriter(source, on_progress=progress)
         # Different seeds per run keep thread ids distinct so a second run adds new conversations.
-        convs = Generator(seed=gen.rng.randint(0, 10**9)).conversations(count, start=None)
-        for conv in convs:
-            conv.thread_id = f"{conv.thread_id}-{start_offset}"
-            writer.write_conversation(conv)
+        gen_run = Generator(seed=gen.rng.randint(0, 10**9), sentence_pool=50_000)
+        started = interval_start = time.perf_counter()  # the sentence pool is input, not measured
+
+        def conversations() -> Any:
+            for conv in gen_run.conversations(count):
+                conv.thread_id = f"{conv.thread_id}-{start_offset}"
+                yield conv
+
+        summary = write_parallel(source, conversations(), workers=workers, on_progress=progress)
         elapsed = time.perf_counter() - started
         self.emit(
             bench="write",
-            messages=writer.summary.messages,
-            total_messages=start_offset + writer.summary.messages,
+            messages=summary.messages,
+            total_messages=start_offset + summary.messages,
+            workers=workers,
             seconds=round(elapsed, 1),
-            messages_per_s=round(writer.summary.messages / elapsed),
+            messages_per_s=round(summary.messages / elapsed),
             slowest_interval_messages_per_s=round(min(rates)) if rates else None,
             peak_rss_mb=peak_rss_mb(),
         )
@@ -142,3 +158,96 @@ class Command(BaseCommand):
                 **percentiles(samples),
                 peak_rss_mb=peak_rss_mb(),
             )
+        self.search_service(gen, queries)
+
+    def search_service(self, gen: Generator, queries: int) -> None:
+        """The query classes of the search service (``archive.search.service.search``), each with
+        a page of 50 decrypted, then the naive alternative: decrypt every message and scan it."""
+        # Synthetic sources are complete once ``write`` has returned; the service shows only
+        # sources whose import is done.
+        Source.objects.filter(platform="synthetic").exclude(status=Source.Status.DONE).update(
+            status=Source.Status.DONE
+        )
+        rng = random.Random(2)
+        indexed = {w for w in gen.vocab if w not in STOP_WORDS and len(w) > 1 and "-" not in w}
+        ranked = [w for w in gen.vocab if w in indexed]
+        frequent = ranked[:10]
+        first, last = Message.objects.aggregate(a=Min("sent_at"), b=Max("sent_at")).values()
+        span_days = max(1, (last - first).days) if first and last else 1
+        conversations = max(1, min(2000, Message.objects.count() // 500))
+
+        def word() -> str:
+            while True:
+                picked = rng.choices(gen.vocab, cum_weights=gen.cum, k=1)[0]
+                if picked in indexed:
+                    return picked
+
+        def window() -> str:
+            start = first + timedelta(days=rng.randrange(span_days))
+            end = start + timedelta(days=rng.choice([7, 30, 90]))
+            return f"after:{start.date().isoformat()} before:{end.date().isoformat()}"
+
+        classes: dict[str, Callable[[], str]] = {
+            "single_word": word,
+            "two_words": lambda: f"{word()} {word()}",
+            "phrase": lambda: f'"{word()} {word()}"',
+            "phrase_frequent_words": lambda: f'"{rng.choice(frequent)} {rng.choice(frequent)}"',
+            "participant_plus_date": lambda: f"from:u{rng.randrange(conversations)}-0 {window()}",
+            "platform_plus_word": lambda: f"platform:{rng.choice(PLATFORMS)} {word()}",
+        }
+        total = Message.objects.count()
+        scope = SearchScope.everything()
+        medians: dict[str, float] = {}
+        for name, make in classes.items():
+            samples: list[float] = []
+            hits: list[int] = []
+            checked: list[int] = []
+            for _ in range(queries):
+                query = make()
+                t0 = time.perf_counter()
+                result = search(query, scope=scope, limit=50)
+                samples.append((time.perf_counter() - t0) * 1000)
+                hits.append(len(result.items))
+                checked.append(result.candidates_checked)
+            medians[name] = statistics.median(samples)
+            self.emit(
+                bench="search_service",
+                query_class=name,
+                messages=total,
+                queries=queries,
+                page=50,
+                mean_hits=round(statistics.mean(hits), 1),
+                mean_candidates_decrypted=round(statistics.mean(checked), 1),
+                **percentiles(samples),
+                peak_rss_mb=peak_rss_mb(),
+            )
+        self.naive(total, word, medians.get("single_word", 0.0))
+
+    def naive(self, total: int, word: Callable[[], str], service_p50: float) -> None:
+        """Decrypt and scan every message for a word, the way a search without an index must.
+        Each of 20 queries scans a sample (newest first) and is extrapolated to the whole table."""
+        sample = min(total, 20_000)
+        ids = list(Message.objects.order_by("-id").values_list("id", flat=True)[:sample])
+        samples: list[float] = []
+        for _ in range(20):
+            wanted = set(query_terms(word()))
+            t0 = time.perf_counter()
+            found = 0
+            for start in range(0, len(ids), 2000):
+                for msg in open_messages(ids[start : start + 2000]):
+                    if wanted <= message_terms(msg.text, (msg.share_url,)):
+                        found += 1
+            elapsed = (time.perf_counter() - t0) * 1000
+            samples.append(elapsed * total / max(1, len(ids)))
+        naive_p50 = statistics.median(samples)
+        self.emit(
+            bench="search_naive",
+            query_class="single_word",
+            messages=total,
+            queries=len(samples),
+            scanned_per_query=len(ids),
+            extrapolated=len(ids) < total,
+            **percentiles(samples),
+            service_p50_ms=round(service_p50, 2),
+            naive_over_service_p50=round(naive_p50 / service_p50, 1) if service_p50 else None,
+        )

@@ -1,0 +1,163 @@
+"""The tamper-evident audit log.
+
+``record(...)`` is the only writer of ``AuditEvent`` rows. Each append runs in one transaction
+that locks the one-row chain head (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE
+transactions already serialize writers), computes the event's leaf and chain hash, inserts the
+event and moves the head, so concurrent requests can never fork the chain.
+
+Search queries are the searcher's own words and may name people: they are sealed through the
+vault (scope ``audit:query``) before they reach the row, and the chain hashes the ciphertext.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from archive.ids import random_id
+from compliance.audit.chain import GENESIS, ChainStatus, leaf_hash, link, verify_chain
+
+__all__ = ["AuditWriteError", "ChainStatus", "Event", "record", "verify"]
+
+QUERY_SCOPE = "audit:query"
+QUERY_FIELD = "audit.query"
+
+
+class AuditWriteError(Exception):
+    """The event could not be written; callers must not release the response."""
+
+
+@dataclass
+class Event:
+    """What a caller knows about one access; ``record`` adds sequencing and hashes."""
+
+    action: str
+    outcome: str
+    actor_id: int | None = None
+    actor_name: str = ""
+    role: str = ""
+    auth_method: str = "anonymous"
+    credential_id: int | None = None
+    http_method: str = ""
+    route: str = ""
+    target_type: str = ""
+    target_id: str = ""
+    query: str | None = None
+    result_count: int | None = None
+    purpose_id: int | None = None
+    matter_ref: str = ""
+    ip: str = ""
+    user_agent: str = ""
+    request_id: str = ""
+    status_code: int | None = None
+    detail: str = ""
+
+
+def _clip(value: str, size: int) -> str:
+    return value[:size] if value else ""
+
+
+def record(event: Event) -> Any:
+    """Append one event to the chain and return the stored ``AuditEvent``.
+
+    Raises ``AuditWriteError`` on any failure, so the caller can fail closed.
+    """
+    from archive.vault import get_vault
+    from compliance.models import AuditChainHead, AuditEvent
+
+    try:
+        event_id = random_id()
+        query_ct: bytes | None = None
+        query_dek_id: int | None = None
+        if event.query is not None:
+            query_dek_id, query_ct = get_vault().seal_field(
+                QUERY_SCOPE, QUERY_FIELD, event_id, event.query.encode()
+            )
+        fields: dict[str, Any] = {
+            "event_id": event_id,
+            "ts": timezone.now(),
+            "request_id": _clip(event.request_id, 64),
+            "actor_id": event.actor_id,
+            "actor_name": _clip(event.actor_name, 150),
+            "role": _clip(event.role, 32),
+            "auth_method": _clip(event.auth_method, 16),
+            "credential_id": event.credential_id,
+            "action": _clip(event.action, 64),
+            "http_method": _clip(event.http_method, 10),
+            "route": _clip(event.route, 200),
+            "target_type": _clip(event.target_type, 40),
+            "target_id": _clip(event.target_id, 64),
+            "query_ct": query_ct,
+            "query_dek_id": query_dek_id,
+            "result_count": event.result_count,
+            "purpose_id": event.purpose_id,
+            "matter_ref": _clip(event.matter_ref, 100),
+            "ip": _clip(event.ip, 45),
+            "user_agent": _clip(event.user_agent, 300),
+            "outcome": event.outcome,
+            "status_code": event.status_code,
+            "detail": _clip(event.detail, 200),
+        }
+        with transaction.atomic():
+            head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
+            if head is None:  # first event ever (or a lost head row): continue from the newest event
+                last = AuditEvent.objects.order_by("-seq").values("seq", "chain_hash").first()
+                head = AuditChainHead.objects.create(
+                    pk=1,
+                    seq=last["seq"] if last else 0,
+                    head_hash=last["chain_hash"] if last else GENESIS.hex(),
+                )
+                head = AuditChainHead.objects.select_for_update().get(pk=1)
+            fields["seq"] = head.seq + 1
+            leaf = leaf_hash(fields)
+            chained = link(bytes.fromhex(head.head_hash), leaf)
+            row = AuditEvent.objects.create(**fields, leaf_hash=leaf.hex(), chain_hash=chained.hex())
+            AuditChainHead.objects.filter(pk=1).update(
+                seq=fields["seq"], head_hash=chained.hex(), updated_at=fields["ts"]
+            )
+        return row
+    except Exception as exc:
+        raise AuditWriteError(f"audit event could not be written ({type(exc).__name__})") from exc
+
+
+def open_query(row: Any) -> str | None:
+    """Decrypt an event's query (for an audited reader); ``None`` when it had none or was shredded."""
+    from archive.vault import KeyDestroyed, get_vault
+
+    if row.query_ct is None or row.query_dek_id is None:
+        return None
+    try:
+        return (
+            get_vault().open_field(row.query_dek_id, QUERY_FIELD, row.event_id, bytes(row.query_ct)).decode()
+        )
+    except KeyDestroyed:
+        return None
+
+
+def verify(extra_checkpoint_text: str | None = None) -> ChainStatus:
+    """Verify the chain against the stored checkpoints (and exported ones, if given)."""
+    from compliance.audit.checkpoints import (
+        CheckpointError,
+        parse_notes,
+        stored_checkpoints,
+        verify_note,
+        verifying_key,
+    )
+
+    try:
+        notes = stored_checkpoints()
+        if extra_checkpoint_text is not None:
+            notes.extend(parse_notes(extra_checkpoint_text))
+        public = verifying_key() if notes else None
+        pairs: list[tuple[int, str]] = []
+        for note in notes:
+            assert public is not None
+            verify_note(note, public)
+            pairs.append((note.size, note.head_hex))
+    except CheckpointError as exc:
+        status = verify_chain()
+        return ChainStatus(False, status.size, status.head, status.first_bad_seq, str(exc))
+    return verify_chain(pairs)

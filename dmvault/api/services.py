@@ -1,0 +1,193 @@
+"""Service functions behind the API views. Views parse, authorize, call one of these, respond.
+
+All message content comes from ``archive.reading.open_messages`` (the only decryption path for
+messages); conversation titles are opened here through the vault. ``search_page`` is the
+swap point for the full query language that will land in ``archive/search/``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db.models import QuerySet
+
+from archive.models import Conversation, Message, Source
+from archive.reading import OpenedMessage, open_messages
+from archive.search.engine import find_ids
+from archive.vault import KeyDestroyed, Vault, get_vault
+from archive.vault.blind_index import query_terms
+
+
+class NoSearchableTerms(ValueError):
+    pass
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat().replace("+00:00", "Z") if value else None
+
+
+# --- sources --------------------------------------------------------------------------------
+
+
+def source_dict(source: Source) -> dict[str, Any]:
+    return {
+        "id": str(source.id),
+        "platform": source.platform,
+        "status": source.status,
+        "progress": source.progress,
+        "uploaded_at": _iso(source.uploaded_at),
+        "uploaded_by": source.uploaded_by_id,
+        "original_sha256": source.original_sha256,
+        "original_size": source.original_size,
+        "summary": source.summary,  # counts and warnings only (see archive.models.Source)
+    }
+
+
+def list_sources(after: int | None, limit: int) -> tuple[list[dict[str, Any]], int | None]:
+    qs: QuerySet[Source] = Source.objects.order_by("id")
+    if after is not None:
+        qs = qs.filter(id__gt=after)
+    rows = list(qs[: limit + 1])
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return [source_dict(s) for s in rows], (rows[-1].id if more else None)
+
+
+def get_source(pk: int) -> dict[str, Any] | None:
+    source = Source.objects.filter(pk=pk).first()
+    return source_dict(source) if source else None
+
+
+# --- conversations --------------------------------------------------------------------------
+
+
+def _titles(convs: list[Conversation], vault: Vault) -> dict[int, str | None]:
+    keys = vault.data_keys_for_read(c.dek_id for c in convs)
+    out: dict[int, str | None] = {}
+    for c in convs:
+        try:
+            out[c.id] = Vault.open(
+                keys.get(c.dek_id), c.dek_id, "conversation.title", c.id, c.title_ct
+            ).decode()
+        except KeyDestroyed:
+            out[c.id] = None
+    return out
+
+
+def list_conversations(
+    after: int | None, limit: int, *, with_titles: bool
+) -> tuple[list[dict[str, Any]], int | None]:
+    qs: QuerySet[Conversation] = Conversation.objects.order_by("id")
+    if after is not None:
+        qs = qs.filter(id__gt=after)
+    convs = list(qs[: limit + 1])
+    more = len(convs) > limit
+    convs = convs[:limit]
+    titles = _titles(convs, get_vault()) if with_titles else {}
+    out = []
+    for c in convs:
+        item: dict[str, Any] = {
+            "id": str(c.id),
+            "platform": c.platform,
+            "kind": c.kind,
+            "labels": c.labels,
+            "message_count": c.message_count,
+            "first_message_at": _iso(c.first_message_at),
+            "last_message_at": _iso(c.last_message_at),
+        }
+        if with_titles:
+            item["title"] = titles.get(c.id)
+        out.append(item)
+    return out, (convs[-1].id if more else None)
+
+
+def conversation_exists(pk: int) -> bool:
+    return Conversation.objects.filter(pk=pk).exists()
+
+
+# --- messages -------------------------------------------------------------------------------
+
+
+def message_dict(m: OpenedMessage) -> dict[str, Any]:
+    return {
+        "id": str(m.id),
+        "conversation_id": str(m.conversation_id),
+        "sender_id": str(m.sender_id) if m.sender_id is not None else None,
+        "sent_at": _iso(m.sent_at),
+        "kind": m.kind,
+        "edited": m.edited,
+        "deleted": m.deleted,
+        "has_attachment": m.has_attachment,
+        "erased": m.erased,
+        "text": m.text,
+        "reactions": m.reactions,
+        "previous_versions": m.previous_versions,
+        "share_url": m.share_url,
+        "call_duration_s": m.call_duration_s,
+    }
+
+
+def conversation_messages(
+    conversation_id: int, after: int | None, limit: int
+) -> tuple[list[dict[str, Any]], int | None]:
+    """Oldest first; ``after`` is the last id of the previous page."""
+    qs = Message.objects.filter(conversation_id=conversation_id).order_by("id")
+    if after is not None:
+        qs = qs.filter(id__gt=after)
+    ids = list(qs.values_list("id", flat=True)[: limit + 1])
+    more = len(ids) > limit
+    ids = ids[:limit]
+    return [message_dict(m) for m in open_messages(ids)], (ids[-1] if more else None)
+
+
+@dataclass
+class MessageWithContext:
+    message: dict[str, Any]
+    before: list[dict[str, Any]]
+    after: list[dict[str, Any]]
+
+    @property
+    def count(self) -> int:
+        return 1 + len(self.before) + len(self.after)
+
+
+def message_with_context(pk: int, context: int) -> MessageWithContext | None:
+    row = Message.objects.filter(pk=pk).values("id", "conversation_id").first()
+    if row is None:
+        return None
+    conv = Message.objects.filter(conversation_id=row["conversation_id"])
+    before = (
+        list(conv.filter(id__lt=pk).order_by("-id").values_list("id", flat=True)[:context])[::-1]
+        if context
+        else []
+    )
+    after = (
+        list(conv.filter(id__gt=pk).order_by("id").values_list("id", flat=True)[:context]) if context else []
+    )
+    opened = {m.id: message_dict(m) for m in open_messages([*before, pk, *after])}
+    if pk not in opened:
+        return None
+    return MessageWithContext(
+        opened[pk], [opened[i] for i in before if i in opened], [opened[i] for i in after if i in opened]
+    )
+
+
+# --- search ---------------------------------------------------------------------------------
+
+
+def search_page(q: str, limit: int, cursor: int | None) -> tuple[list[dict[str, Any]], int | None]:
+    """Messages containing every word of ``q``, newest first. ``cursor`` is the last id seen.
+
+    For now: words only (blind index AND). The full query language replaces this function.
+    """
+    terms = query_terms(q)
+    if not terms:
+        raise NoSearchableTerms(
+            "The query has no searchable words (stop words and single letters are not indexed)."
+        )
+    ids = find_ids(terms, limit=limit + 1, before_id=cursor)
+    more = len(ids) > limit
+    ids = ids[:limit]
+    return [message_dict(m) for m in open_messages(ids)], (ids[-1] if more else None)
