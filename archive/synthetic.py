@@ -9,13 +9,16 @@ All names and values are invented.
 
 from __future__ import annotations
 
+import io
 import random
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from archive.importers.base import (
     ConversationKind,
     MessageKind,
+    ParsedAttachment,
     ParsedConversation,
     ParsedMessage,
     ParsedParticipant,
@@ -113,7 +116,10 @@ def _zipf_vocab(rng: random.Random, size: int) -> list[str]:
 
 
 class Generator:
-    def __init__(self, seed: int = 7, vocab_size: int = 20_000, sentence_pool: int = 0) -> None:
+    def __init__(
+        self, seed: int = 7, vocab_size: int = 20_000, sentence_pool: int = 0, attachments: float = 0.0
+    ) -> None:
+        self.attachment_rate = attachments
         self.rng = random.Random(seed)
         self._pool: list[str] = []
         self.vocab = _zipf_vocab(self.rng, vocab_size)
@@ -216,7 +222,22 @@ class Generator:
                 msg.reactions = [
                     ParsedReaction(actor_id=rng.choice(people).platform_id, reaction=rng.choice(EMOJI))
                 ]
+            if self.attachment_rate and rng.random() < self.attachment_rate:
+                data = attachment_bytes(conv_no, k)
+                msg.attachments = [
+                    ParsedAttachment(
+                        name=f"scan-{conv_no}-{k}.txt",
+                        content_type="text/plain",
+                        size=len(data),
+                        open=partial(io.BytesIO, data),
+                    )
+                ]
             yield msg
+
+
+def attachment_bytes(conv_no: int, k: int) -> bytes:
+    """The content of a synthetic attachment: recognisable, so tests can look for leaks."""
+    return f"SYNTHETIC-ATTACHMENT conversation {conv_no} message {k} confidential scan".encode()
 
 
 def write_telegram_export(path: str, total_messages: int, *, chats: int | None = None, seed: int = 11) -> int:

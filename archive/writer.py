@@ -65,7 +65,9 @@ class WriteSummary:
 
 def _naive(moment: datetime) -> str:
     # The text form Django's SQLite backend stores for an aware datetime: UTC, no offset.
-    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ")
+    if moment.tzinfo is not UTC:
+        moment = moment.astimezone(UTC)
+    return moment.replace(tzinfo=None).isoformat(sep=" ")
 
 
 def month_of(moment: datetime) -> int:
@@ -94,6 +96,7 @@ class ArchiveWriter:
         self.transform_text = transform_text
         self.summary = WriteSummary()
         self._deks: dict[str, tuple[int, AESGCM]] = {}
+        self._month_keys: dict[tuple[int | None, int], tuple[int, AESGCM]] = {}
         self._pending_keys: list[NewDataKey] = []
         self._tokenizers: dict[int, index.Tokenizer] = {}
         self._months: set[int] = set()
@@ -213,6 +216,9 @@ class ArchiveWriter:
     def _sender_id(self, platform: str, platform_id: str | None) -> int | None:
         if platform_id is None:
             return None
+        known = self._participants.get((platform, platform_id))
+        if known is not None:
+            return known
         return self._participant_id(
             platform, ParsedParticipant(platform_id=platform_id, display_name=platform_id)
         )
@@ -240,6 +246,7 @@ class ArchiveWriter:
     def _load_message_keys(self, conv_id: int) -> None:
         """Unwrap the conversation's existing message keys once, instead of a query per scope.
         Only the current conversation's keys are held, so memory stays flat."""
+        self._month_keys = {}
         self._deks = {
             row.scope: (row.id, self.vault._unwrap_dek(row))
             for row in DataKey.objects.filter(conversation_id=conv_id, scope__startswith="m:")
@@ -251,14 +258,17 @@ class ArchiveWriter:
         )
 
     def _message_key(self, conv_id: int, author_id: int | None, month: int) -> tuple[int, AESGCM]:
+        cached = self._month_keys.get((author_id, month))
+        if cached is not None:
+            return cached
         scope = message_scope(conv_id, author_id, month)
         cached = self._deks.get(scope)
-        if cached is None:
-            new = self.vault.new_data_key(
-                scope, conversation_id=conv_id, participant_id=author_id, month=month
-            )
-            self._pending_keys.append(new)
-            cached = self._deks[scope] = (new.id, new.aead)
+        if cached is not None:
+            self._month_keys[(author_id, month)] = cached
+            return cached
+        new = self.vault.new_data_key(scope, conversation_id=conv_id, participant_id=author_id, month=month)
+        self._pending_keys.append(new)
+        cached = self._deks[scope] = self._month_keys[(author_id, month)] = (new.id, new.aead)
         return cached
 
     def _tokenizer(self, month: int) -> index.Tokenizer:

@@ -50,7 +50,7 @@ class Command(BaseCommand):
                 platform="synthetic", original_sha256="0" * 64, original_size=0, uploaded_by=admin, owner=owner,
                 status=Source.Status.DONE, progress=1.0,
             )
-            gen = Generator(seed=seed)
+            gen = Generator(seed=seed, attachments=0.02)
             summary = ArchiveWriter(source).write(gen.conversations(messages, conversations=max(12, messages // 250)))
             source.summary = summary.as_dict()
             source.save(update_fields=["summary"])
