@@ -1,0 +1,2500 @@
+"""Rule-based PII and secret detectors for chat messages (pure Python, no Django).
+
+Every detector is a function ``(text, lower, ctx, pre=None, out=None) -> out`` that appends
+its findings to the list ``out`` (a new list when None) and returns it; ``lower`` is
+``text.lower()`` (same length for the scripts we handle; checked once per message), ``ctx``
+the :class:`Redactor` configuration and ``pre`` the per-message :func:`prepass` (digit runs
+and number windows; computed when None).
+
+Speed: the :class:`Redactor` computes ``lower`` and the pre-pass once per message and skips
+detectors whose necessary conditions fail (digit counts, "@", a TLD). Inside detectors,
+digit-based patterns are scanned only inside the number windows, street addresses, IBANs,
+keyword tokens and PINs are matched only at their possible start positions, and word-list
+gates are single scans of prefix-factored (trie) alternations (:func:`_anyof`). These are
+exact: ``tests/compliance/redaction/test_speedups.py`` checks them against whole-text scans.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from functools import lru_cache
+from pathlib import Path
+from typing import Protocol
+
+import phonenumbers
+from phonenumbers import PhoneNumberType
+
+from .checksums import IBAN_LENGTHS, card_brand, github_crc_ok, iban_mod97_ok, luhn_ok, ssn_ok
+from .findings import (
+    CREDIT_CARD,
+    DATE_OF_BIRTH,
+    EMAIL,
+    IBAN,
+    IP_ADDRESS,
+    NATIONAL_ID,
+    PERSON,
+    PHONE,
+    SECRET,
+    STREET_ADDRESS,
+    URL,
+    US_SSN,
+    Finding,
+    resolve_overlaps,
+)
+
+_DATA = Path(__file__).with_name("data")
+
+# ----------------------------------------------------------------------------- helpers
+
+_HAS_DIGIT = re.compile(r"\d")
+_DIGIT_RUNS = re.compile(r"\d+")
+_NON_DIGITS = re.compile(r"\D+")
+_TRAIL = ".,;:!?)]}>'\"*"
+
+# A per-message pre-pass: the digit runs, grouped into "number windows" (runs at most 3
+# characters apart, padded by 2 characters before and 3 after). Every digit-based pattern
+# (cards, SSNs, phones, IPv4, national ids, numeric dates) only has separators of <= 3 chars
+# between its digits and <= 2 leading non-digits ("(+49", "X-"), so it lies inside one window:
+# scanning the windows with ``finditer(text, pos, endpos)`` finds exactly the matches of a
+# whole-text scan (look-behinds still see the text before ``pos``) at a fraction of the cost.
+Pre = tuple[list[tuple[int, int]], list[tuple[int, int, int]], int]
+_NO_PRE: Pre = ([], [], 0)
+
+
+def prepass(text: str) -> Pre:
+    """(digit runs, number windows (start, end, digits), most digits in one window)."""
+    runs = [m.span() for m in _DIGIT_RUNS.finditer(text)]
+    if not runs:
+        return _NO_PRE
+    wins: list[tuple[int, int, int]] = []
+    cs, ce = runs[0]
+    nd = ce - cs
+    for s, e in runs[1:]:
+        if s - ce <= 3:
+            ce = e
+            nd += e - s
+            continue
+        wins.append((cs, ce, nd))
+        cs, ce, nd = s, e, e - s
+    wins.append((cs, ce, nd))
+    out: list[tuple[int, int, int]] = []
+    for cs, ce, nd in wins:
+        ws, we = max(0, cs - 2), ce + 3
+        if out and ws <= out[-1][1]:
+            pws, _pwe, pnd = out[-1]
+            out[-1] = (pws, we, pnd + nd)
+        else:
+            out.append((ws, we, nd))
+    return runs, out, max(w[2] for w in out)
+
+
+def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.Match[str]]:
+    """``rx.finditer(text)`` restricted to the number windows with >= ``min_digits`` digits."""
+    if pre[2] < min_digits:
+        return []
+    return [m for ws, we, nd in pre[1] if nd >= min_digits for m in rx.finditer(text, ws, we)]
+
+
+def _ctx_before(lower: str, start: int, n: int = 40) -> str:
+    return lower[max(0, start - n) : start]
+
+
+def _trie_pattern(words: Iterable[str]) -> str:
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if not alts:
+            return ""
+        body = alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+        if "" in node:
+            return ("(?:" + body + ")?") if len(alts) == 1 else body + "?"
+        return body
+
+    return build(trie)
+
+
+def _anyof(words: Iterable[str]) -> Callable[..., re.Match[str] | None]:
+    """``_anyof(words)(s) is not None`` == ``any(w in s for w in words)``, as one scan of a
+    prefix-factored (trie) alternation: far cheaper than a Python loop of ``in`` tests."""
+    return re.compile(_trie_pattern(words)).search
+
+
+def _any_in(s: str, words: Iterable[str]) -> bool:
+    for w in words:  # noqa: SIM110 - a plain loop is cheaper than any() over a generator
+        if w in s:
+            return True
+    return False
+
+
+def _deletes(w: str) -> set[str]:
+    return {w[:i] + w[i + 1 :] for i in range(len(w))}
+
+
+_MEMO_MAX = 50_000
+
+
+class FuzzyLexicon:
+    """Membership within one edit (insert/delete/substitute/transpose-ish) of a word list,
+    via the symmetric-delete trick: typo'd context words ("pasword", "nacimiennto") still hit."""
+
+    def __init__(self, words: Iterable[str], min_fuzzy_len: int = 5):
+        self.exact = frozenset(words)
+        self.min = min_fuzzy_len
+        dels: set[str] = set()
+        for w in self.exact:
+            if len(w) >= min_fuzzy_len:
+                dels |= _deletes(w)
+        self.dels = frozenset(dels)
+        self.fuzzy_src = frozenset(w for w in self.exact if len(w) >= min_fuzzy_len)
+
+        self._memo: dict[str, bool] = {}
+        self._misses: set[str] = set()  # words known not to be members (bounded cache)
+
+    def any_member(self, words: Iterable[str]) -> bool:
+        """Whether one of ``words`` is a member: set operations first, per-word checks only
+        for words not seen before."""
+        rest = set(words)
+        if not rest.isdisjoint(self.exact):
+            return True
+        rest -= self._misses
+        for w in rest:
+            if len(w) >= 2 and w in self:
+                return True
+        if len(self._misses) >= _MEMO_MAX:
+            self._misses.clear()
+        self._misses |= rest
+        return False
+
+    def __contains__(self, w: str) -> bool:
+        if w in self.exact:
+            return True
+        if len(w) < self.min - 1:
+            return False
+        hit = self._memo.get(w)
+        if hit is None:
+            hit = self._fuzzy(w)
+            if len(self._memo) >= _MEMO_MAX:
+                self._memo.clear()  # bounded: long-running workers see an open vocabulary
+            self._memo[w] = hit
+        return hit
+
+    def _fuzzy(self, w: str) -> bool:
+        if w in self.dels:
+            return True  # one insertion typo ("passwoord" -> ... ) or deletion
+        if len(w) >= self.min:
+            for d in _deletes(w):
+                if d in self.fuzzy_src or d in self.dels:
+                    return True
+        return False
+
+
+# ----------------------------------------------------------------------------- EMAIL
+
+_EMAIL = re.compile(
+    r"(?<![\w.+-])[A-Za-z0-9](?:[A-Za-z0-9._%+-]{0,63})@(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?\.)+[A-Za-z]{2,24}(?![\w-])"
+)
+
+
+def detect_email(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    if "@" not in text:
+        return out
+    for m in _EMAIL.finditer(text):
+        out.append(Finding(m.start(), m.end(), EMAIL, "email", 0.99))
+    return out
+
+
+# ----------------------------------------------------------------------------- URL
+
+_TLDS = (
+    "com|org|net|edu|gov|io|co|me|app|dev|ly|gl|be|to|tv|fm|ai|so|sh|xyz|info|biz|page|site|"
+    "online|store|shop|blog|link|cloud|tech|art|de|fr|es|pt|br|uk|us|it|nl|ch|at|eu|ca|au|in|"
+    "jp|cn|ru|pl|se|no|dk|fi|ie|mx|ar|cl|ly|gg|cc|ms|is|im|ws"
+)
+_URL = re.compile(
+    r"(?:\b(?:https?|ftp)://|\bwww\.)[^\s<>\"'`]+"
+    r"|(?<![@\w.-])(?:[a-z0-9](?:[a-z0-9-]{0,62})\.)+(?:" + _TLDS + r")(?:/[^\s<>\"'`]*)?(?![\w@-])",
+    re.IGNORECASE,
+)
+_URL_SECRET_PARAM = re.compile(
+    r"[?&#](?:access_token|token|api_?key|apikey|key|secret|client_secret|password|pwd|pass|"
+    r"sig|signature|auth|session|sessionid|jwt|code|x-amz-signature|x-amz-credential)=([^&#\s]{6,})",
+    re.IGNORECASE,
+)
+_FILE_EXT_TLD = re.compile(r"\.(?:py|js|ts|md|txt|png|jpg|pdf|zip|exe|json|yaml|yml|csv)$", re.I)
+
+
+def _strip_url_tail(text: str, s: int, e: int) -> int:
+    while e > s and (text[e - 1] in _TRAIL or not text[e - 1].isascii()):
+        # keep a closing paren when the URL has an opening one
+        if text[e - 1] == ")" and "(" in text[s : e - 1]:
+            break
+        e -= 1
+    return e
+
+
+_URL_IP_HOST = re.compile(r"[a-z]+://(\[?[0-9a-f:.]+?\]?)(?::\d{1,5})?(?:/|$)")
+
+
+def _ip_ok(v: str) -> bool:
+    try:
+        ipaddress.ip_address(v)
+        return True
+    except ValueError:
+        return False
+
+
+def detect_url(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    if "." not in text:
+        return out
+    for m in _URL.finditer(text):
+        s, e = m.start(), _strip_url_tail(text, m.start(), m.end())
+        val = lower[s:e]
+        if not (val.startswith(("http", "ftp", "www."))):
+            # bare domain: need a path or a non-trivial host; skip file names and versions
+            if _FILE_EXT_TLD.search(val) or val.count(".") < 1:
+                continue
+            host = val.split("/", 1)[0]
+            if "/" not in val and len(host) < 6:
+                continue
+        hm = _URL_IP_HOST.match(val)
+        if hm:
+            hs = s + hm.start(1)
+            he = s + hm.end(1)
+            host = val[hm.start(1) : hm.end(1)]
+            if _ip_ok(host.strip("[]")) and hm.end() >= len(val.rstrip("/")):
+                out.append(Finding(hs, he, IP_ADDRESS, "ip_in_url", 0.95))
+                continue
+        det = "url"
+        if ("=" in val) and _URL_SECRET_PARAM.search(val):
+            det = "url_secret_token"  # flag: a credential travels in the query string
+        out.append(Finding(s, e, URL, det, 0.95))
+    return out
+
+
+# ----------------------------------------------------------------------------- IP
+
+_IPV4 = re.compile(r"(?<![\w.])(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.(\d{1,3})(?![\w]|\.\d)")
+_IPV6 = re.compile(r"(?<![\w:.])(?:[0-9a-f]{0,4}:){2,7}[0-9a-f]{0,4}(?:%[\w.]+)?(?![\w:])", re.IGNORECASE)
+_VERSION_WORDS = (
+    "version",
+    "versão",
+    "versión",
+    "v.",
+    "ver.",
+    "ver ",
+    "build",
+    "update",
+    "updated",
+    "upgrade",
+    "ios",
+    "android",
+    "release",
+    "firmware",
+    "patch",
+    "auf ",
+    "update auf",
+    "pra ",
+    "para ",
+    "to ",
+    "actualicé",
+    "atualizei",
+    "mise à jour",
+    "jour",
+    "installed",
+    "install",
+    "rev",
+    "node",
+    "python",
+    "chrome",
+    "macos",
+    "windows",
+    "app ",
+    "sdk",
+    "kernel",
+    "npm",
+    "pip",
+)
+_IP_WORDS = (
+    "ip",
+    "server",
+    "host",
+    "ping",
+    "router",
+    "ssh",
+    "address",
+    "adresse",
+    "dirección",
+    "endereço",
+    "blocked",
+    "gateway",
+    "dns",
+    "vpn",
+    "proxy",
+    "lives on",
+    "192.",
+    "10.",
+    "172.",
+)
+_IP_ANY = _anyof(_IP_WORDS)
+
+
+def detect_ip(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    if "." in text:
+        for m in _scan(_IPV4, text, pre or prepass(text), 4):
+            if any(int(g) > 255 for g in m.groups()):
+                continue
+            if any(len(g) > 1 and g[0] == "0" for g in m.groups()):
+                continue
+            s = m.start()
+            before = _ctx_before(lower, s, 24)
+            if s > 0 and lower[s - 1] == "v":
+                continue
+            tail = before.rstrip()
+            if tail.endswith(_VERSION_WORDS) or re.search(
+                r"(?:version|versão|versión|ios|android|build|v|ver|release|firmware|update|upgrade|updated|"
+                r"actualicé a|atualizei pra|atualizei para|mise à jour|update auf|update to|updated to|"
+                r"upgrade to|install|installed|patch|rev)\s*:?\s*$",
+                before,
+            ):
+                continue
+            ip_ctx = _IP_ANY(before) is not None
+            first = int(m.group(1))
+            if first == 0:
+                continue
+            conf = 0.95 if ip_ctx else 0.8
+            out.append(Finding(s, m.end(), IP_ADDRESS, "ipv4", conf))
+    if (":" in text and "::" in text) or text.count(":") >= 5:
+        for m in _IPV6.finditer(text):
+            val = m.group(0)
+            core = val.split("%", 1)[0]
+            if core.count(":") < 2 or ("::" not in core and core.count(":") != 7):
+                continue
+            if not any(c.isalpha() for c in core) and "::" not in core:
+                continue
+            try:
+                ipaddress.IPv6Address(core)
+            except ValueError:
+                continue
+            if len(core.replace(":", "")) < 4:
+                continue
+            out.append(Finding(m.start(), m.end(), IP_ADDRESS, "ipv6", 0.95))
+    return out
+
+
+# ----------------------------------------------------------------------------- CREDIT CARD
+
+# 12-19 digits, optionally grouped by single spaces or dashes (consistent separator).
+_CARD = re.compile(r"(?<![\w.,/-])\d(?:[ -]?\d){11,18}(?![\w]|[.,/-]\d)")
+_CARD_NEG = (
+    "order",
+    "tracking",
+    "track",
+    "booking",
+    "voucher",
+    "ref",
+    "invoice",
+    "commande",
+    "suivi",
+    "bestell",
+    "sendung",
+    "pedido",
+    "seguimiento",
+    "rastreio",
+    "gift",
+    "coupon",
+    "promo",
+    "confirmation",
+    "reservation",
+    "reserva",
+    "ticket",
+    "imei",
+    "serial",
+    "account no",
+    "numéro de suivi",
+    "referen",
+)
+_CARD_POS = (
+    "card",
+    "visa",
+    "mastercard",
+    "amex",
+    "credit",
+    "debit",
+    "karte",
+    "carte",
+    "tarjeta",
+    "cartão",
+    "cartao",
+    "cc ",
+    "exp",
+    "cvv",
+    "cvc",
+)
+_CARD_NEG_ANY = _anyof(_CARD_NEG)
+_CARD_POS_ANY = _anyof(_CARD_POS)
+
+
+def detect_card(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    for m in _scan(_CARD, text, pre or prepass(text), 12):
+        raw = m.group(0)
+        seps = {c for c in raw if not c.isdigit()}
+        if len(seps) > 1:
+            continue
+        digits = raw.replace(" ", "").replace("-", "")
+        n = len(digits)
+        if n < 12 or n > 19 or not luhn_ok(digits):
+            continue
+        brand = card_brand(digits)
+        if brand is None:
+            continue
+        if seps:
+            groups = [len(g) for g in re.split(r"[ -]", raw)]
+            if max(groups) > 8 or (len(groups) > 1 and min(groups[:-1]) < 3):
+                continue
+        before = _ctx_before(lower, m.start(), 40)
+        if _CARD_NEG_ANY(before) is not None and _CARD_POS_ANY(before, len(before) - 20) is None:
+            continue
+        if brand == "maestro" and _CARD_POS_ANY(before) is None:
+            continue
+        if n < 15 and _CARD_POS_ANY(before) is None:
+            continue
+        out.append(Finding(m.start(), m.end(), CREDIT_CARD, "card_" + brand, 0.97))
+    return out
+
+
+# ----------------------------------------------------------------------------- IBAN
+
+_IBAN = re.compile(r"(?<![\w])([A-Za-z]{2}\d{2})((?:[ ]?[A-Za-z0-9]){8,32})")
+
+
+def _iban_candidates(text: str, pre: Pre) -> Iterator[re.Match[str]]:
+    """``_IBAN.finditer(text)``: a match starts two letters before a run of >= 2 digits."""
+    last = -1
+    for s, e in pre[0]:
+        if e - s < 2 or s < 2 or s - 2 < last or text[s - 2 : s].upper() not in IBAN_LENGTHS:
+            continue  # (a country code that is not an IBAN country never validates)
+        m = _IBAN.match(text, s - 2)
+        if m is not None:
+            last = m.end()
+            yield m
+
+
+def detect_iban(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    for m in _iban_candidates(text, pre or prepass(text)):
+        cc = m.group(1)[:2].upper()
+        length = IBAN_LENGTHS.get(cc)
+        if length is None:
+            continue
+        # walk the characters until we have the country's length
+        need = length - 4
+        s = m.start()
+        i = m.start(2)
+        got: list[str] = []
+        while i < len(text) and len(got) < need:
+            ch = text[i]
+            if ch == " ":
+                if i + 1 < len(text) and text[i + 1] == " ":
+                    break
+                i += 1
+                continue
+            if not ch.isalnum() or not ch.isascii():
+                break
+            got.append(ch)
+            i += 1
+        if len(got) != need:
+            continue
+        end = i
+        if end < len(text) and text[end].isalnum() and text[end - 1] != " ":
+            continue  # glued to more characters: not this IBAN
+        compact = (m.group(1) + "".join(got)).upper()
+        if not compact[2:4].isdigit() or not iban_mod97_ok(compact):
+            continue
+        out.append(Finding(s, end, IBAN, "iban_mod97", 0.99))
+    return out
+
+
+# ----------------------------------------------------------------------------- US SSN
+
+_SSN = re.compile(r"(?<![\w.+-])(\d{3})([- ]?)(\d{2})\2(\d{4})(?![\w]|[.,/-]\d)")
+_SSN_CTX = (
+    "ssn",
+    "social security",
+    "social sec",
+    "soc sec",
+    "ss#",
+    "ss #",
+    "ssa",
+    "seguro social",
+    "sécurité sociale",
+    "tin",
+    "itin",
+)
+_SSN_ANY = _anyof(_SSN_CTX)
+
+
+def detect_ssn(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    for m in _scan(_SSN, text, pre or prepass(text), 9):
+        area, sep, group, serial = m.groups()
+        if not ssn_ok(area, group, serial):
+            continue
+        before = _ctx_before(lower, m.start(), 40)
+        has_ctx = _SSN_ANY(before) is not None
+        if sep != "-" and not has_ctx:
+            continue
+        if _CARD_NEG_ANY(before, len(before) - 16) is not None or (
+            not has_ctx and _CARD_NEG_ANY(before) is not None
+        ):
+            continue
+        out.append(Finding(m.start(), m.end(), US_SSN, "us_ssn", 0.95 if has_ctx else 0.75))
+    return out
+
+
+# ----------------------------------------------------------------------------- NATIONAL IDS
+
+
+def _stdnum_validators():
+    from stdnum.br import cpf
+    from stdnum.de import idnr
+    from stdnum.es import dni, nie
+    from stdnum.fr import nir
+    from stdnum.it import codicefiscale
+    from stdnum.nl import bsn
+    from stdnum.pl import pesel
+    from stdnum.pt import nif
+
+    return {
+        "br.cpf": cpf,
+        "de.idnr": idnr,
+        "es.dni": dni,
+        "es.nie": nie,
+        "fr.nir": nir,
+        "it.codicefiscale": codicefiscale,
+        "nl.bsn": bsn,
+        "pl.pesel": pesel,
+        "pt.nif": nif,
+    }
+
+
+_VALIDATORS = None
+# (regex, validators, context words or None when the format alone is distinctive)
+_NID_RULES = [
+    (re.compile(r"(?<![\w.-])\d{3}\.\d{3}\.\d{3}-\d{2}(?![\w]|[.-]\d)"), ("br.cpf",), None),
+    (
+        re.compile(r"(?<![\w.-])\d{11}(?![\w])"),
+        ("br.cpf", "de.idnr", "pl.pesel"),
+        ("cpf", "steuer-id", "steuerid", "steuer id", "identifikationsnummer", "idnr", "pesel", "tax id"),
+    ),
+    (
+        re.compile(r"(?<![\w.-])\d{2} ?\d{3} ?\d{3} ?\d{3}(?![\w])"),
+        ("de.idnr",),
+        ("steuer-id", "steuerid", "steuer id", "identifikationsnummer", "idnr", "tax id"),
+    ),
+    (re.compile(r"(?<![\w.-])\d{8}-?[A-Za-z](?![\w])"), ("es.dni",), ("dni", "nif", "documento")),
+    (re.compile(r"(?<![\w.-])[XYZxyz]-?\d{7}-?[A-Za-z](?![\w])"), ("es.nie",), ("nie", "extranjero")),
+    (
+        re.compile(r"(?<![\w.-])[12] ?\d{2} ?\d{2} ?(?:\d{2}|2[AB]) ?\d{3} ?\d{3} ?\d{2}(?![\w])"),
+        ("fr.nir",),
+        ("sécu", "secu", "nir", "sécurité sociale", "securite sociale", "insee", "carte vitale"),
+    ),
+    (
+        re.compile(r"(?<![\w.-])\d{9}(?![\w])"),
+        ("nl.bsn", "pt.nif"),
+        ("bsn", "burgerservicenummer", "nif", "contribuinte", "sofinummer"),
+    ),
+    (
+        re.compile(r"(?<![\w])[A-Za-z]{6}\d{2}[A-Za-z]\d{2}[A-Za-z]\d{3}[A-Za-z](?![\w])"),
+        ("it.codicefiscale",),
+        None,
+    ),
+]
+
+
+_NID_ALL_WORDS = tuple(sorted({w for _rx, _n, ws in _NID_RULES if ws for w in ws}))
+_NID_ANY = _anyof(_NID_ALL_WORDS)
+_NID_WORDS_ANY = {ws: _anyof(ws) for _rx, _n, ws in _NID_RULES if ws}
+_NID_CF_GATE = re.compile(r"\d\d[A-Za-z]\d\d[A-Za-z]\d\d\d")
+
+
+def _nid_valid(name: str, val: str) -> bool:
+    assert _VALIDATORS is not None
+    try:
+        return bool(_VALIDATORS[name].is_valid(val))
+    except Exception:  # a validator must never break detection
+        return False
+
+
+def detect_national_id(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    global _VALIDATORS
+    any_ctx = _NID_ANY(lower) is not None
+    if not any_ctx and _NID_CF_GATE.search(text) is None:
+        return out
+    if _VALIDATORS is None:
+        _VALIDATORS = _stdnum_validators()
+    if pre is None:
+        pre = prepass(text)
+    for rx, names, words in _NID_RULES:
+        if words is None:
+            matches: Iterable[re.Match[str]] = rx.finditer(text)  # letters and digits: whole text
+        elif not any_ctx or _NID_WORDS_ANY[words](lower) is None:
+            continue
+        else:
+            matches = _scan(rx, text, pre, 7)
+        for m in matches:
+            if words is not None and _NID_WORDS_ANY[words](lower, max(0, m.start() - 40), m.start()) is None:
+                continue
+            val = m.group(0)
+            for name in names:
+                if _nid_valid(name, val):
+                    out.append(Finding(m.start(), m.end(), NATIONAL_ID, "stdnum_" + name, 0.9))
+                    break
+    return out
+
+
+# ----------------------------------------------------------------------------- PHONE
+
+_PHONE = re.compile(
+    r"(?<![\w+/.:-])(?:\+|00)?(?:\(\+?\d{1,4}\)|\d)(?:[ .\-/]{0,2}(?:\(0\)|\(\d{1,5}\)|\d)){6,19}(?![\w]|[.,]\d|-\d)"
+)
+_PHONE_CTX = (
+    "call",
+    "phone",
+    "tel",
+    "cell",
+    "mobile",
+    "mob",
+    "number",
+    "num",
+    "nr",
+    "whatsapp",
+    "text ",
+    "sms",
+    "reach",
+    "ring",
+    "dial",
+    "handy",
+    "nummer",
+    "ruf",
+    "anruf",
+    "erreich",
+    "appel",
+    "numéro",
+    "portable",
+    "llám",
+    "llama",
+    "móvil",
+    "movil",
+    "número",
+    "telefone",
+    "liga",
+    "zap",
+    "contact",
+    "line",
+    "fax",
+    "signal",
+    "telegram",
+)
+_PHONE_ANY = _anyof(_PHONE_CTX)
+_DATEISH = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
+_DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}\s")
+_IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[ ]$")
+_MOBILE_LIKE = {
+    PhoneNumberType.MOBILE,
+    PhoneNumberType.FIXED_LINE,
+    PhoneNumberType.FIXED_LINE_OR_MOBILE,
+    PhoneNumberType.VOIP,
+    PhoneNumberType.PERSONAL_NUMBER,
+    PhoneNumberType.UAN,
+    PhoneNumberType.TOLL_FREE,
+    PhoneNumberType.PAGER,
+}
+# Regions whose nationally written numbers (almost) always keep the trunk "0".
+_TRUNK_ZERO = {
+    "DE",
+    "AT",
+    "CH",
+    "FR",
+    "GB",
+    "NL",
+    "BE",
+    "IE",
+    "SE",
+    "NO",
+    "FI",
+    "DK",
+    "PL",
+    "AU",
+    "NZ",
+    "ZA",
+    "JP",
+    "KR",
+    "TR",
+    "IL",
+    "RU",
+    "UA",
+    "CZ",
+    "SK",
+    "HU",
+    "RO",
+    "GR",
+}
+
+
+@lru_cache(maxsize=4096)
+def _phone_valid(digits_plus: str, region: str | None) -> bool:
+    try:
+        num = phonenumbers.parse(digits_plus, region)
+    except phonenumbers.NumberParseException:
+        return False
+    if not phonenumbers.is_valid_number(num):
+        return False
+    return phonenumbers.number_type(num) in _MOBILE_LIKE
+
+
+def detect_phone(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    for m in _scan(_PHONE, text, pre or prepass(text), 7):
+        raw = m.group(0)
+        s, e = m.start(), m.end()
+        # trim trailing separators
+        while e > s and text[e - 1] in " .-/":
+            e -= 1
+        raw = text[s:e]
+        digits = _NON_DIGITS.sub("", raw)
+        nd = len(digits)
+        if nd < 7 or nd > 15:
+            continue
+        if _DATEISH.match(raw) or ":" in raw or _DATE_PREFIX.match(raw) or text[e : e + 1] == ":":
+            continue
+        if _IBAN_HEAD.search(text, max(0, s - 12), s):
+            continue
+        before = _ctx_before(lower, s, 40)
+        has_ctx = _PHONE_ANY(before) is not None
+        if not has_ctx and _CARD_NEG_ANY(before) is not None:
+            continue
+        intl = raw.startswith("+") or raw.startswith("00")
+        ok = False
+        if intl:
+            d = digits[2:] if raw.startswith("00") else digits
+            ok = _phone_valid("+" + d, None)
+        else:
+            compact = raw.isdigit()
+            if compact and nd == 10 and digits[0] == "1" and not has_ctx:
+                continue  # epoch timestamps
+            if compact and nd <= 8 and not has_ctx:
+                continue
+            for region in ctx.phone_regions:
+                if region in _TRUNK_ZERO and digits[0] != "0":
+                    continue
+                if _phone_valid(digits, region):
+                    ok = True
+                    break
+        if not ok:
+            continue
+        out.append(Finding(s, e, PHONE, "phonenumbers", 0.95 if has_ctx else 0.85))
+    return out
+
+
+# ----------------------------------------------------------------------------- SECRETS
+
+_VENDOR = [
+    (
+        "aws_access_key",
+        re.compile(r"(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|A3T[A-Z0-9])[A-Z0-9]{16}(?![A-Za-z0-9])"),
+    ),
+    ("github_token", re.compile(r"(?<![A-Za-z0-9_])gh[pousr]_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
+    ("github_fine_grained", re.compile(r"(?<![A-Za-z0-9_])github_pat_[A-Za-z0-9_]{50,255}(?![A-Za-z0-9_])")),
+    ("gitlab_token", re.compile(r"(?<![A-Za-z0-9_])gl(?:pat|dt|ptt|rt)-[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])")),
+    ("slack_token", re.compile(r"(?<![A-Za-z0-9])xox[abposre]-[A-Za-z0-9-]{10,}(?![A-Za-z0-9-])")),
+    ("slack_app_token", re.compile(r"(?<![A-Za-z0-9])xapp-\d-[A-Za-z0-9-]{10,}")),
+    ("slack_webhook", re.compile(r"https://hooks\.slack\.com/services/[A-Za-z0-9/_-]{20,}")),
+    ("stripe_key", re.compile(r"(?<![A-Za-z0-9])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,}(?![A-Za-z0-9])")),
+    ("google_api_key", re.compile(r"(?<![A-Za-z0-9])AIza[0-9A-Za-z_-]{30,40}(?![A-Za-z0-9_-])")),
+    (
+        "openai_key",
+        re.compile(r"(?<![A-Za-z0-9])sk-(?:proj-|svcacct-|admin-|ant-)?[A-Za-z0-9_-]{20,}(?![A-Za-z0-9_-])"),
+    ),
+    (
+        "jwt",
+        re.compile(
+            r"(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,}\.eyJ[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}(?![A-Za-z0-9_-])"
+        ),
+    ),
+    (
+        "private_key",
+        re.compile(
+            r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----[\s\S]*?(?:-----END (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----|$)"
+        ),
+    ),
+    ("telegram_bot", re.compile(r"(?<![\w:])\d{8,10}:AA[A-Za-z0-9_-]{30,40}(?![A-Za-z0-9_-])")),
+    (
+        "sendgrid",
+        re.compile(r"(?<![A-Za-z0-9])SG\.[A-Za-z0-9_-]{16,32}\.[A-Za-z0-9_-]{30,50}(?![A-Za-z0-9_-])"),
+    ),
+    ("twilio", re.compile(r"(?<![A-Za-z0-9])(?:SK|AC)[0-9a-fA-F]{32}(?![A-Za-z0-9])")),
+    ("npm_token", re.compile(r"(?<![A-Za-z0-9])npm_[A-Za-z0-9]{36}(?![A-Za-z0-9])")),
+    ("pypi_token", re.compile(r"(?<![A-Za-z0-9])pypi-AgE[A-Za-z0-9_-]{50,}")),
+    ("mailchimp", re.compile(r"(?<![A-Za-z0-9])[0-9a-f]{32}-us\d{1,2}(?![A-Za-z0-9])")),
+    ("discord_webhook", re.compile(r"https://discord(?:app)?\.com/api/webhooks/\d+/[A-Za-z0-9_-]{20,}")),
+    ("basic_auth_url", re.compile(r"\b[a-z][a-z0-9+.-]*://[^\s:/@]{1,64}:([^\s:/@]{3,64})@[^\s/]+", re.I)),
+]
+_VENDOR_GATE = {
+    "aws_access_key": ("AKIA", "ASIA", "ABIA", "ACCA", "A3T"),
+    "github_token": ("ghp_", "gho_", "ghu_", "ghs_", "ghr_"),
+    "github_fine_grained": ("github_pat_",),
+    "gitlab_token": ("glpat-", "gldt-", "glptt-", "glrt-"),
+    "slack_token": ("xox",),
+    "slack_app_token": ("xapp-",),
+    "slack_webhook": ("hooks.slack",),
+    "stripe_key": ("_live_", "_test_"),
+    "google_api_key": ("AIza",),
+    "openai_key": ("sk-",),
+    "jwt": ("eyJ",),
+    "private_key": ("-----BEGIN",),
+    "telegram_bot": (":AA",),
+    "sendgrid": ("SG.",),
+    "twilio": ("SK", "AC"),
+    "npm_token": ("npm_",),
+    "pypi_token": ("pypi-",),
+    "mailchimp": ("-us",),
+    "discord_webhook": ("discord",),
+    "basic_auth_url": ("://",),
+}
+_VENDOR_GATE_FLAT = tuple((g, name) for name, gates in _VENDOR_GATE.items() for g in gates)
+_VENDOR_ANY = _anyof(g for g, _name in _VENDOR_GATE_FLAT)
+
+# generic "key/token/secret: <high-entropy value>"
+_KEYWORD_TOKEN = re.compile(
+    r"(?:secret|secreet|secet|token|api[ _-]?key|key|clé|cle|clave|chave|schlüssel|credential|creds|"
+    r"access[ _-]?key|private[ _-]?key|bearer)"
+    r"(?:[ \t]+(?:de la |da |de |der |für |for |the |da api|de la api|api|is|ist|es|é|est|c'est|cest|"
+    r"den|die|el|la|o|a)(?=\s))*[ \t]*[:=]?[ \t]*['\"]?([A-Za-z0-9/+_=.-]{16,128})",
+    re.IGNORECASE,
+)
+
+_PW_WORDS = FuzzyLexicon(
+    [
+        "password",
+        "passwort",
+        "kennwort",
+        "passwd",
+        "passcode",
+        "contraseña",
+        "contrasena",
+        "senha",
+        "mdp",
+        "pw",
+        "pwd",
+        "pass",
+        "clave",
+        "wlan-passwort",
+        "wifi-passwort",
+        "wachtwoord",
+        "parola",
+        "hasło",
+        "haslo",
+        "token",
+        "mot",
+    ],
+    min_fuzzy_len=6,
+)
+_PW_TAIL = re.compile(
+    r"(?:\s+de\s+passe)?"
+    r"(?:\s+[\w'-]{1,12}){0,4}?"
+    r"\s*(?:[:=]|\s(?:is|ist|lautet|es|é|e|est|c'est|cest|era|was)\s)\s*['\"]?"
+    r"([^\s'\"]{4,64})",
+    re.IGNORECASE,
+)
+_PW_TAIL_BARE = re.compile(r"\s+['\"]?([^\s'\"]{4,64})")
+_TOKWORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+_PW_KEY = (
+    r"(?:p[a@4]?s{1,2}w[o0]?r?d|p[a@]ss|pw|pwd|passwd|passcode|passwort|kennwort|mot\s+de\s+passe|mdp|"
+    r"contrase(?:ñ|n)a|clave|senha|password|wifi[ -]?(?:pw|pass|password)?|wlan(?:-?passwort)?|login)"
+)
+_PW = re.compile(
+    r"(?<![\w])"
+    + _PW_KEY
+    + r"(?:\s+(?:f(?:ü|u)r|for|do|du|de|del|da|of|to|the|den|das|la|le|el|o|a|wifi|wlan|account|konto|compte|"
+    r"cuenta|conta|netflix|router|mein|mon|ma|mi|meu|minha|my|new|neue|neues|nuevo|nova|novo|nouveau|"
+    r"nouvelle|wi-fi|wifi))*"
+    r"\s*(?:[:=]|\s(?:is|ist|lautet|es|é|e|est|c'est|cest|is:|=)\s|\s+)\s*['\"]?"
+    r"([^\s'\"]{4,64})",
+    re.IGNORECASE,
+)
+_PIN = re.compile(
+    r"(?<![\w])(?:pin(?:-?code)?|pin-nummer|code\s+pin|door\s*code|gate\s*code|alarm\s*code|"
+    r"türcode|code\s+de\s+la\s+porte|código\s+(?:de\s+la\s+puerta|do\s+portão|da\s+porta)|digicode|"
+    r"code|código|codigo|passcode|unlock\s+code)"
+    r"(?:\s+(?:is|ist|es|é|est|c'est|cest|lautet|=|:))?\s*[:=]?\s*(\d{4,8})(?![\w]|[.,/-]\d)",
+    re.IGNORECASE,
+)
+_PIN_NEG = (
+    "voucher",
+    "promo",
+    "discount",
+    "coupon",
+    "gift",
+    "zip",
+    "postal",
+    "post",
+    "area",
+    "country",
+    "tracking",
+    "rastreio",
+    "suivi",
+    "seguimiento",
+    "confirmation",
+    "booking",
+    "order",
+    "verification",
+    "verify",
+    "otp",
+    "sms",
+    "source",
+    "error",
+    "status",
+    "http",
+    "exit",
+    "reference",
+    "qr",
+    "bar",
+)
+_PIN_NEG_ANY = _anyof(_PIN_NEG)
+_PW_STOP = {
+    "reset",
+    "change",
+    "changed",
+    "manager",
+    "protected",
+    "required",
+    "wrong",
+    "incorrect",
+    "expired",
+    "again",
+    "please",
+    "pls",
+    "link",
+    "here",
+    "there",
+    "below",
+    "above",
+    "same",
+    "different",
+    "later",
+    "soon",
+    "sent",
+    "send",
+    "the",
+    "for",
+    "and",
+    "with",
+    "that",
+    "this",
+    "what",
+    "which",
+    "your",
+    "yours",
+    "mine",
+    "forgot",
+    "forgotten",
+    "vergessen",
+    "oublié",
+    "olvidé",
+    "esqueci",
+    "page",
+    "screen",
+    "field",
+    "policy",
+    "requirements",
+    "strength",
+    "hint",
+    "details",
+    "info",
+    "email",
+    "mail",
+    "user",
+    "username",
+    "works",
+    "worked",
+    "ok",
+    "okay",
+    "correct",
+    "valid",
+    "invalid",
+    "ist",
+    "est",
+    "es",
+    "is",
+    "und",
+    "et",
+    "y",
+    "e",
+    "on",
+    "in",
+    "at",
+    "to",
+    "too",
+    "also",
+    "auch",
+    "aussi",
+    "también",
+    "também",
+    "still",
+}
+
+
+def _looks_like_password(v: str) -> bool:
+    if v.lower() in _PW_STOP:
+        return False
+    has_d = any(c.isdigit() for c in v)
+    has_sym = any(not c.isalnum() for c in v)
+    has_up = any(c.isupper() for c in v)
+    has_lo = any(c.islower() for c in v)
+    if "@" in v and "." in v.split("@")[-1]:
+        return False  # an email address: handled by EMAIL
+    if v.startswith(("http", "www.")):
+        return False
+    return has_d or (has_sym and len(v) >= 6) or (has_up and has_lo and len(v) >= 8)
+
+
+def _entropy_ok(v: str) -> bool:
+    classes = sum((any(c.isdigit() for c in v), any(c.isupper() for c in v), any(c.islower() for c in v)))
+    if classes < 3 and not (classes == 2 and len(v) >= 32 and not re.fullmatch(r"[0-9a-fA-F-]+", v)):
+        return False
+    if re.fullmatch(r"[0-9a-fA-F-]+", v):
+        return False  # hex: git SHAs, UUIDs, hashes
+    return len(set(v)) >= 10
+
+
+# Words a keyword-token / PIN match can start with (every alternative of the pattern's head).
+_KEYWORD_STARTS = (
+    "secre",
+    "secet",
+    "token",
+    "api",
+    "key",
+    "clé",
+    "cle",
+    "clave",
+    "chave",
+    "schlüssel",
+    "cred",
+    "access",
+    "private",
+    "bearer",
+)
+_KEYWORD_ANY = _anyof(_KEYWORD_STARTS)
+_PIN_GATES = ("pin", "code", "códig", "codig")
+_PIN_ANY = _anyof(_PIN_GATES)
+_PIN_STARTS = (
+    "pin",
+    "code",
+    "door",
+    "gate",
+    "alarm",
+    "tür",
+    "códig",
+    "codig",
+    "passcode",
+    "digicode",
+    "unlock",
+)
+
+
+_PW_ANY = _anyof(
+    (
+        "pw",
+        "pas",
+        "asw",
+        "ssw",
+        "swor",
+        "wort",
+        "wacht",
+        "woord",
+        "mdp",
+        "contra",
+        "clave",
+        "senh",
+        "snh",
+        "kennw",
+        "passe",
+        "token",
+        "login",
+        "pwd",
+    )
+)
+
+
+def _positions(lower: str, words: Iterable[str]) -> list[int]:
+    """Sorted start offsets of every occurrence of ``words`` in ``lower``."""
+    out = []
+    for w in words:
+        i = lower.find(w)
+        while i >= 0:
+            out.append(i)
+            i = lower.find(w, i + 1)
+    out.sort()
+    return out
+
+
+def detect_secret(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    gated: set[str] = set()
+    if _VENDOR_ANY(text) is not None:  # one scan for all vendor prefixes
+        gated = {name for gate, name in _VENDOR_GATE_FLAT if gate in text}
+        if "@" not in text:
+            gated.discard("basic_auth_url")  # scheme://user:password@host
+    for name, rx in _VENDOR:
+        if name in gated:
+            for m in rx.finditer(text):
+                s, e = m.span(1) if name == "basic_auth_url" else m.span()
+                conf = 0.99
+                if name == "github_token":
+                    conf = 0.99 if github_crc_ok(m.group(0)) else 0.85
+                out.append(Finding(s, e, SECRET, name, conf))
+    if _KEYWORD_ANY(lower) is not None:
+        for m in _anchored(_KEYWORD_TOKEN, text, _positions(lower, _KEYWORD_STARTS)):
+            v = m.group(1).rstrip(".,;:!?")
+            if len(v) >= 16 and _entropy_ok(v):
+                s = m.start(1)
+                out.append(Finding(s, s + len(v), SECRET, "keyword_token", 0.85))
+    # (a password word within one typo: each such word contains one of these)
+    if _PW_ANY(lower) is not None and _PW_WORDS.any_member(_TOKWORD.findall(lower)):
+        seen_end = -1
+        for km in _TOKWORD.finditer(lower):
+            w = km.group(0)
+            if len(w) < 2 or w not in _PW_WORDS:
+                continue
+            if w == "mot" and not lower.startswith(" de passe", km.end()):
+                continue
+            if w == "token" and lower.startswith(" de ", km.end()):
+                pass
+            tm = _PW_TAIL.match(text, km.end())
+            bare = False
+            if tm is None or not _looks_like_password(tm.group(1).rstrip(".,;:!?)")):
+                tm = _PW_TAIL_BARE.match(text, km.end())
+                bare = True
+                if tm is None:
+                    continue
+            v = tm.group(1).rstrip(".,;:?)")
+            if v.endswith("!!"):
+                v = v.rstrip("!")
+            if len(v) < 4 or not _looks_like_password(v):
+                continue
+            if bare and not any(c.isdigit() for c in v):
+                continue
+            s = tm.start(1)
+            if s < seen_end:
+                continue
+            seen_end = s + len(v)
+            out.append(Finding(s, s + len(v), SECRET, "chat_password", 0.85))
+    if (pre or prepass(text))[2] >= 4 and _PIN_ANY(lower) is not None:
+        for m in _anchored(_PIN, text, _positions(lower, _PIN_STARTS)):
+            before = _ctx_before(lower, m.start(), 16)
+            if _PIN_NEG_ANY(before) is not None:
+                continue
+            kw = lower[m.start() : m.start(1)]
+            if kw.strip().startswith(("code", "código", "codigo")) and not _any_in(
+                before + kw,
+                (
+                    "door",
+                    "gate",
+                    "alarm",
+                    "tür",
+                    "porte",
+                    "puerta",
+                    "portão",
+                    "porta",
+                    "safe",
+                    "tresor",
+                    "coffre",
+                    "lock",
+                    "entry",
+                    "entrée",
+                    "garage",
+                    "building",
+                    "haus",
+                ),
+            ):
+                continue
+            out.append(Finding(m.start(1), m.end(1), SECRET, "chat_pin", 0.85))
+    return out
+
+
+# ----------------------------------------------------------------------------- DATE OF BIRTH
+
+_MONTHS = {
+    # en
+    "january": 1,
+    "february": 2,
+    "march": 3,
+    "april": 4,
+    "may": 5,
+    "june": 6,
+    "july": 7,
+    "august": 8,
+    "september": 9,
+    "october": 10,
+    "november": 11,
+    "december": 12,
+    "jan": 1,
+    "feb": 2,
+    "mar": 3,
+    "apr": 4,
+    "jun": 6,
+    "jul": 7,
+    "aug": 8,
+    "sep": 9,
+    "sept": 9,
+    "oct": 10,
+    "nov": 11,
+    "dec": 12,
+    # de
+    "januar": 1,
+    "jänner": 1,
+    "februar": 2,
+    "märz": 3,
+    "maerz": 3,
+    "mai": 5,
+    "juni": 6,
+    "juli": 7,
+    "oktober": 10,
+    "dezember": 12,
+    "okt": 10,
+    "dez": 12,
+    # fr
+    "janvier": 1,
+    "février": 2,
+    "fevrier": 2,
+    "mars": 3,
+    "avril": 4,
+    "juin": 6,
+    "juillet": 7,
+    "août": 8,
+    "aout": 8,
+    "septembre": 9,
+    "octobre": 10,
+    "novembre": 11,
+    "décembre": 12,
+    "decembre": 12,
+    # es
+    "enero": 1,
+    "febrero": 2,
+    "marzo": 3,
+    "abril": 4,
+    "mayo": 5,
+    "junio": 6,
+    "julio": 7,
+    "agosto": 8,
+    "septiembre": 9,
+    "setiembre": 9,
+    "octubre": 10,
+    "noviembre": 11,
+    "diciembre": 12,
+    # pt
+    "janeiro": 1,
+    "fevereiro": 2,
+    "março": 3,
+    "marco": 3,
+    "maio": 5,
+    "junho": 6,
+    "julho": 7,
+    "setembro": 9,
+    "outubro": 10,
+    "dezembro": 12,
+}
+_MONTH_RX = "|".join(sorted((re.escape(k) for k in _MONTHS), key=len, reverse=True))
+_DATE = re.compile(
+    r"(?<![\w.])(?:"
+    r"\d{4}-\d{1,2}-\d{1,2}"  # ISO
+    r"|\d{1,2}[./-]\d{1,2}[./-](?:\d{4}|\d{2})"  # numeric
+    r"|\d{1,2}(?:st|nd|rd|th)?\.?\s+(?:de\s+)?(?:" + _MONTH_RX + r")\.?,?\s+(?:de\s+)?\d{4}"  # 8 June 2007
+    r"|(?:" + _MONTH_RX + r")\.?\s+\d{1,2}(?:st|nd|rd|th)?,?\s+\d{4}"  # June 8, 2007
+    r")(?![\w]|[./-]\d)",
+    re.IGNORECASE,
+)
+_DOB_CTX = re.compile(
+    r"(?:\bborn\b|\bbirth\b|\bdob\b|d\.o\.b|date\s+of\s+birth|birth\s*date|birthday|\bbday\b|b-day|geb\.|geboren|"
+    r"geburtsdatum|geburtstag|\bné(?:e)?\b|\bnee\b|date\s+de\s+naissance|naissance|\bnací|\bnaci\b|fecha\s+de\s+"
+    r"nacimiento|nacimient|cumpleaños|\bnasci|data\s+de\s+nascimento|nascimento|aniversário|anniversaire)",
+    re.IGNORECASE,
+)
+
+_DOB_CTX_LOWER = re.compile(_DOB_CTX.pattern)  # run on the lower-cased text: no case folding needed
+# every alternative of _DOB_CTX starts with one of these
+_DOB_STARTS = (
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "date",
+    "bday",
+    "b-day",
+    "geb",
+    "né",
+    "nee",
+    "naissance",
+    "nac",
+    "fecha",
+    "cumpleaños",
+    "nasc",
+    "data",
+    "aniversário",
+    "anniversaire",
+)
+
+
+def _date_plausible(val: str) -> bool:
+    nums = [int(x) for x in re.findall(r"\d+", val)]
+    if not nums:
+        return False
+    years = [n for n in nums if n >= 1000]
+    if years and not 1900 <= years[0] <= 2030:
+        return False
+    if re.match(r"\d{4}-", val):
+        _y, mo, d = nums[:3]
+        return 1 <= mo <= 12 and 1 <= d <= 31
+    if re.match(r"\d{1,2}[./-]\d{1,2}[./-]", val):
+        a, b = nums[0], nums[1]
+        return 1 <= a <= 31 and 1 <= b <= 31 and (a <= 12 or b <= 12)
+    return True
+
+
+_DOB_WORDS = FuzzyLexicon(
+    [
+        "born",
+        "dob",
+        "birth",
+        "birthday",
+        "bday",
+        "birthdate",
+        "geboren",
+        "geburtsdatum",
+        "geburtstag",
+        "geb",
+        "né",
+        "née",
+        "naissance",
+        "nací",
+        "naci",
+        "nacimiento",
+        "nacido",
+        "nacida",
+        "cumpleaños",
+        "nasci",
+        "nascimento",
+        "nascido",
+        "nascida",
+        "aniversário",
+        "anniversaire",
+    ],
+    min_fuzzy_len=5,
+)
+
+
+_DATE_CHEAP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|(?:19|20)\d\d\b")
+_DOB_BREAK = re.compile(r"[.!?\n]\s|\d")
+# one substring of every alternative of _DOB_CTX
+_DOB_GATES = (
+    "born",
+    "birth",
+    "dob",
+    "d.o.b",
+    "bday",
+    "b-day",
+    "geb.",
+    "geboren",
+    "geburt",
+    "né",
+    "nee",
+    "naissance",
+    "nací",
+    "naci",
+    "cumpleaños",
+    "nasci",
+    "aniversário",
+    "anniversaire",
+)
+_DOB_ANY = _anyof(_DOB_GATES)
+
+
+def detect_dob(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    # every date form holds "d[./-]d[./-]d" or a 19xx/20xx year: a cheap necessary condition
+    if pre is None:
+        pre = prepass(text)
+    if not _scan(_DATE_CHEAP, text, pre, 2):
+        return out
+    if _DOB_ANY(lower) is not None:
+        ends = [m.end() for m in _anchored(_DOB_CTX_LOWER, lower, _positions(lower, _DOB_STARTS))]
+    else:
+        ends = []
+    if not ends:
+        # typo'd context words: only words that can end <= 40 chars before a date matter
+        a = max(0, pre[1][0][0] - 70)
+        while a > 0 and lower[a - 1].isalpha():
+            a -= 1
+        b = pre[1][-1][1]
+        if not _DOB_WORDS.any_member(_TOKWORD.findall(lower, a, b)):
+            return out
+        ends = [m.end() for m in _TOKWORD.finditer(lower, a, b) if m.group(0) in _DOB_WORDS]
+    # a date must start within 40 chars after a context word: scan only that window
+    # (a date is < 40 chars long, so the window end never cuts one that starts inside it)
+    for m in _DATE.finditer(text, min(ends), max(ends) + 90):
+        s = m.start()
+        ok = False
+        for ce in ends:
+            if ce <= s and s - ce <= 40:
+                between = lower[ce:s]
+                if not _DOB_BREAK.search(between):
+                    ok = True
+                    break
+        if not ok or not _date_plausible(m.group(0)):
+            continue
+        out.append(Finding(s, m.end(), DATE_OF_BIRTH, "dob_context", 0.9))
+    return out
+
+
+# ----------------------------------------------------------------------------- STREET ADDRESS
+
+_U = r"A-ZÀ-ÖØ-ÞĀ-Ž"  # upper-case letters
+_L = r"a-zß-öø-ÿā-ž"
+_CAPW = r"(?:[" + _U + r"][" + _L + r"'’]+|[" + _U + r"]{2,}|\d{1,3}(?:st|nd|rd|th))"
+_EN_TYPES = (
+    r"Street|St|Avenue|Ave|Av|Road|Rd|Lane|Ln|Drive|Dr|Boulevard|Blvd|Way|Court|Ct|Place|Pl|"
+    r"Terrace|Terr|Gardens|Gdns|Grove|Close|Crescent|Cres|Square|Sq|Parkway|Pkwy|Highway|Hwy|Circle|Cir|"
+    r"Trail|Trl|Row|Mews|Hill|Park|Walk|Green|Rise|View|Loop|Pike|Alley|Plaza|Broadway|Embankment|"
+    r"Parade|Wharf|Quay"
+)
+_US_STATES = (
+    r"AL|AK|AZ|AR|CA|CO|CT|DE|FL|GA|HI|ID|IL|IN|IA|KS|KY|LA|ME|MD|MA|MI|MN|MS|MO|MT|NE|NV|NH|NJ|"
+    r"NM|NY|NC|ND|OH|OK|OR|PA|RI|SC|SD|TN|TX|UT|VT|VA|WA|WV|WI|WY|DC|PR"
+)
+_UNIT = (
+    r"(?:,?\s+(?:Apt|Apartment|Unit|Suite|Ste|Flat|Fl|Floor|#|Buzz|Room|Rm)\.?\s*#?\s*[0-9]{1,5}[A-Za-z]?)"
+)
+_CITY = (
+    r"[" + _U + r"][" + _L + r"]+(?:[ -][" + _U + r"][" + _L + r"]+){0,2}"
+    r"(?:\s(?:am|an\sder|upon|on|sur|de|del|do|da|dos|das)\s[" + _U + r"][" + _L + r"]+)?"
+)
+_UK_PC = r"[A-Z]{1,2}\d[A-Z\d]?\s*\d[A-Z]{2}"
+_EN_ADDR = re.compile(
+    r"(?<![\w#$£€.,-])\d{1,5}[A-Za-z]?,?\s+(?:" + _CAPW + r"\s+){0,3}(?:[" + _U + r"][" + _L + r"'’]+\s+)?"
+    r"(?:" + _EN_TYPES + r")\b\.?"
+    r"(?:\s+(?:N|S|E|W|NE|NW|SE|SW)\b\.?)?" + _UNIT + r"?"
+    r"(?:,?\s+"
+    + _CITY
+    + r"(?:,\s*(?:"
+    + _US_STATES
+    + r")\b\.?(?:\s+\d{5}(?:-\d{4})?)?|\s+"
+    + _UK_PC
+    + r"|,\s*"
+    + _UK_PC
+    + r"))?"
+)
+_DE_SUFFIX = (
+    r"straße|strasse|str\.|weg|gasse|platz|allee|ring|damm|ufer|chaussee|steig|pfad|markt|"
+    r"graben|wall|berg|hof|kamp|stieg|brücke|promenade|tor"
+)
+_DE_ADDR = re.compile(
+    r"(?<![\w])(?:(?:["
+    + _U
+    + r"]["
+    + _L
+    + r"]+(?:er)?[ -])?["
+    + _U
+    + r"]["
+    + _L
+    + r"]*(?:"
+    + _DE_SUFFIX
+    + r")"
+    r"|(?:Am|An\s+der|An\s+den|Im|In\s+der|Auf\s+der|Zum|Zur|Unter\s+den)\s+[" + _U + r"][" + _L + r"]+)"
+    r"\s+\d{1,4}\s?[a-zA-Z]?(?![\w])"
+    r"(?:,?\s+\d{5}\s+" + _CITY + r")?"
+)
+_FR_ADDR = re.compile(
+    r"(?<![\w])\d{1,4}(?:\s?(?:bis|ter|[A-Z]))?,?\s+(?:rue|avenue|av\.|boulevard|bd|place|pl\.|chemin|allée|"
+    r"impasse|quai|route|cours|square|passage|voie|sentier|rond-point|cité|résidence|faubourg|fbg)"
+    r"(?:\s+(?:de\s+la|de\s+l'|du|des|de|d'|la|le|les)?\s*[" + _U + r"][\w'’-]*)"
+    r"(?:\s+(?:de\s+la|de\s+l'|du|des|de|d'|la|le|les)?\s*[" + _U + r"][\w'’-]*){0,3}"
+    r"(?:,?\s+\d{5}\s+" + _CITY + r")?",
+    re.IGNORECASE,
+)
+_IB_TYPES = (
+    r"Calle|C/|Avda\.|Avenida|Av\.|Avd\.|Plaza|Pza\.|Paseo|Pº|Camino|Carrer|Ronda|Travesía|"
+    r"Rua|R\.|Travessa|Tv\.|Alameda|Al\.|Praça|Pç\.|Estrada|Largo|Rodovia|Rod\."
+)
+_IB_ADDR = re.compile(
+    r"(?<![\w])(?:" + _IB_TYPES + r")\s*(?:(?:de|del|da|do|dos|das|la|las|los|e|y)\s+)*"
+    r"(?:[" + _U + r"][\w'’º.-]*|\d{1,2}(?=\s+de\s))(?:\s+(?:(?:de|del|da|do|dos|das|la|las|los|e|y)\s+)*"
+    r"(?:[" + _U + r"][\w'’º.-]*|\d{1,2}(?=\s+de\s))){0,4}"
+    r",?\s+(?:n[ºo°]\.?\s*)?\d{1,5}[A-Za-z]?(?![\w])"
+    r"(?:,?\s+(?:\d{1,2}\s?[ºª°]\s?(?:[A-Z]\b|(?i:dto|esq|izq|dcha|izda|dcha|drcha|dta)\.?)?|(?:apto|apt|ap|apartamento|"
+    r"piso|bloco|casa|sala|loja|andar)\.?\s*\d{1,5}[A-Za-z]?))?"
+    r"(?:\s+-\s+" + _CITY + r"(?:\s+(?:de|do|da|dos|das)\s+" + _CITY + r")?)?"
+    r"(?:,?\s+(?:\d{5}(?:-\d{3})?|\d{4}-\d{3})\s+" + _CITY + r"(?:\s+(?:de|do|da)\s+" + _CITY + r")?"
+    r"|,\s+" + _CITY + r"(?:\s+(?:de|do|da|dos|das)\s+" + _CITY + r")?\s+-\s+[A-Z]{2},?\s+\d{5}-?\d{3})?"
+)
+_ADDR_GATES = re.compile(
+    r"\d\s+\S|str\.|stra|weg\b|gasse|platz|allee|ring\b|rue\b|avenue|calle|c/|avda|rua\b|r\.|av\.|plaza|praça|"
+    r"travessa|alameda|paseo|largo|estrada",
+    re.IGNORECASE,
+)
+
+
+_EN_GATE = re.compile(r"\d[A-Za-z]?,?\s+[A-Z0-9]")
+_DE_SUFFIXES = tuple(_DE_SUFFIX.replace("\\", "").split("|"))
+_DE_LEADS = ("Am", "An", "Im", "In", "Auf", "Zum", "Zur", "Unter")
+_IB_LITERALS = tuple(_IB_TYPES.replace("\\", "").split("|"))
+_IB_ANY = _anyof(_IB_LITERALS)
+_ADDR_DOT_END = re.compile(r"(?:St|Ave|Rd|Dr|Ln|Blvd|str|Dto|Esq|Av|Pl|Ct)\.$")
+
+
+def _anchored(rx: re.Pattern[str], text: str, starts: Iterable[int]) -> Iterator[re.Match[str]]:
+    """``rx.finditer(text)`` for a pattern that can only start at one of ``starts`` (sorted)."""
+    last = -1
+    for s in starts:
+        if s < last:
+            continue
+        m = rx.match(text, s)
+        if m is not None:
+            last = m.end()
+            yield m
+
+
+_FR_TYPE_WORDS = (
+    "rue",
+    "av",
+    "bd",
+    "boulevard",
+    "place",
+    "pl.",
+    "chemin",
+    "allée",
+    "impasse",
+    "quai",
+    "route",
+    "cours",
+    "square",
+    "passage",
+    "voie",
+    "sentier",
+    "rond-point",
+    "cité",
+    "résidence",
+    "faubourg",
+    "fbg",
+)
+
+
+# After a house number: "[A-Za-z]?,?\\s+" then the next character (English forms need an upper-case
+# letter or a digit there; French forms a street type, possibly after "bis"/"ter"/a letter).
+_EN_TAIL = re.compile(r"[A-Za-z]?,?\s+(\S)")
+_FR_NEAR = re.compile(r"(?:\s?(?:bis|ter|[a-z]))?,?\s+" + _trie_pattern(_FR_TYPE_WORDS))
+
+
+def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
+    # "<Name>straße 5" / "Am Markt 5": a number after whitespace, after a street suffix or lead word
+    for s, _e in runs:
+        if s == 0 or not text[s - 1].isspace():
+            continue
+        before = text[max(0, s - 60) : s]
+        if before.rstrip().endswith(_DE_SUFFIXES) or _any_in(before, _DE_LEADS):
+            return True
+    return False
+
+
+def detect_address(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    runs = (pre or prepass(text))[0]
+    if not runs:
+        return out
+    rules: list[tuple[str, Iterable[re.Match[str]]]] = []
+    # English and French forms start at a number; German and Iberian forms end with one
+    en_ascii = False
+    en_starts = []
+    fr_starts = []
+    for s, e in runs:
+        if e - s > 5:
+            continue
+        m = _EN_TAIL.match(text, e)
+        if m is not None and (m.group(1).isupper() or m.group(1).isdigit()):
+            en_starts.append(s)
+            en_ascii = en_ascii or m.group(1).isascii()
+        if e - s <= 4 and _FR_NEAR.match(lower, e) is not None:
+            fr_starts.append(s)
+    if en_ascii:
+        rules.append(("addr_en", _anchored(_EN_ADDR, text, en_starts)))
+    if _de_possible(text, runs):
+        rules.append(("addr_de", _DE_ADDR.finditer(text)))
+    if fr_starts:
+        rules.append(("addr_fr", _anchored(_FR_ADDR, text, fr_starts)))
+    if _IB_ANY(text) is not None:
+        rules.append(("addr_ib", _IB_ADDR.finditer(text)))
+    for name, matches in rules:
+        for m in matches:
+            s, e = m.start(), m.end()
+            while e > s and text[e - 1] in " ,.":
+                if text[e - 1] == "." and _ADDR_DOT_END.search(text, s, e):
+                    break
+                e -= 1
+            out.append(Finding(s, e, STREET_ADDRESS, name, 0.85))
+    return out
+
+
+# ----------------------------------------------------------------------------- PERSON
+
+
+class PersonModel(Protocol):
+    """Optional NER plug-in: returns (start, end, confidence) spans of person names."""
+
+    def find_persons(self, text: str) -> Sequence[tuple[int, int, float]]: ...
+
+
+def _load_names(fn: str) -> frozenset[str]:
+    p = _DATA / fn
+    if not p.exists():
+        return frozenset()
+    with p.open(encoding="utf-8") as f:
+        return frozenset(line.strip() for line in f if line.strip() and not line.startswith("#"))
+
+
+_NAME_SETS: dict[str, frozenset[str]] = {}
+
+
+def name_sets() -> dict[str, frozenset[str]]:
+    if not _NAME_SETS:
+        _NAME_SETS["first"] = _load_names("first_names.txt")
+        _NAME_SETS["first_amb"] = _load_names("first_names_ambiguous.txt")
+        _NAME_SETS["last"] = _load_names("last_names.txt")
+        _NAME_SETS["last_amb"] = _load_names("last_names_ambiguous.txt")
+        _NAME_SETS["nameish"] = _NAME_SETS["first"] | _NAME_SETS["first_amb"]
+    return _NAME_SETS
+
+
+# Words that are never a name when capitalised at the start of a phrase.
+_NOT_NAMES = frozenset(
+    [
+        "i",
+        "im",
+        "i'm",
+        "ok",
+        "okay",
+        "lol",
+        "omg",
+        "hey",
+        "hi",
+        "hello",
+        "yo",
+        "thx",
+        "thanks",
+        "btw",
+        "pls",
+        "please",
+        "yes",
+        "no",
+        "not",
+        "and",
+        "or",
+        "but",
+        "the",
+        "a",
+        "an",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "montag",
+        "dienstag",
+        "mittwoch",
+        "donnerstag",
+        "freitag",
+        "samstag",
+        "sonntag",
+        "lundi",
+        "mardi",
+        "mercredi",
+        "jeudi",
+        "vendredi",
+        "samedi",
+        "dimanche",
+        "lunes",
+        "martes",
+        "miércoles",
+        "jueves",
+        "viernes",
+        "sábado",
+        "domingo",
+        "segunda",
+        "terça",
+        "quarta",
+        "quinta",
+        "sexta",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "paris",
+        "london",
+        "berlin",
+        "madrid",
+        "lisbon",
+        "lisboa",
+        "porto",
+        "rome",
+        "austin",
+        "dallas",
+        "houston",
+        "phoenix",
+        "denver",
+        "boston",
+        "chicago",
+        "washington",
+        "jordan",
+        "victoria",
+        "florence",
+        "georgia",
+        "virginia",
+        "carolina",
+        "dakota",
+        "brooklyn",
+        "savannah",
+        "sydney",
+        "vienna",
+        "santiago",
+        "sofia",
+        "lima",
+        "santos",
+        "manda",
+        "fala",
+        "liga",
+        "sag",
+        "dile",
+        "dis",
+        "frag",
+        "ruf",
+        "apple",
+        "google",
+        "amazon",
+        "netflix",
+        "spotify",
+        "uber",
+        "tesla",
+        "visa",
+        "mastercard",
+        "iban",
+        "ssn",
+        "dob",
+        "pin",
+        "ip",
+        "url",
+        "aws",
+        "api",
+        "christmas",
+        "easter",
+    ]
+)
+
+_TRIGGER_PHRASES = (
+    # en
+    "my name is",
+    "my name's",
+    "name is",
+    "i am",
+    "i'm",
+    "im",
+    "it's",
+    "its",
+    "it is",
+    "this is",
+    "ask",
+    "tell",
+    "text",
+    "txt",
+    "call",
+    "email",
+    "mail",
+    "cc",
+    "ping",
+    "message",
+    "dm",
+    "with",
+    "and",
+    "thx",
+    "thanks",
+    "thank you",
+    "ty",
+    "hi",
+    "hey",
+    "hello",
+    "dear",
+    "yo",
+    "ran into",
+    "met",
+    "meet",
+    "landlord is",
+    "boss is",
+    "brother",
+    "sister",
+    "mom",
+    "dad",
+    "wife",
+    "husband",
+    "friend",
+    "details:",
+    "holder",
+    "account holder",
+    "did",
+    "omg",
+    "sorry",
+    "love",
+    "miss",
+    "from",
+    "via",
+    "for",
+    "to",
+    "by",
+    # de
+    "ich bin",
+    "hier ist",
+    "hier spricht",
+    "ich heiße",
+    "mein name ist",
+    "sag",
+    "frag",
+    "schreib",
+    "ruf",
+    "hallo",
+    "servus",
+    "moin",
+    "danke",
+    "kontoinhaber",
+    "kontoinhaberin",
+    "inhaber",
+    "mit",
+    "und",
+    # fr
+    "je suis",
+    "c'est",
+    "cest",
+    "moi c'est",
+    "je m'appelle",
+    "dis à",
+    "dis a",
+    "demande à",
+    "salut",
+    "bonjour",
+    "coucou",
+    "merci",
+    "titulaire",
+    "avec",
+    "et",
+    # es
+    "soy",
+    "me llamo",
+    "mi nombre es",
+    "dile a",
+    "pregúntale a",
+    "pregunta a",
+    "hola",
+    "gracias",
+    "titular",
+    "con",
+    "y",
+    # pt
+    "sou",
+    "aqui é",
+    "meu nome é",
+    "me chamo",
+    "fala pro",
+    "fala pra",
+    "fala com",
+    "pergunta pro",
+    "pergunta pra",
+    "oi",
+    "olá",
+    "valeu",
+    "obrigado",
+    "obrigada",
+    "com",
+    "e",
+    # sign-offs, introductions and "ask / talk to X" in the five languages
+    "cheers",
+    "regards",
+    "best",
+    "named",
+    "ask for",
+    "talk to",
+    "speak to",
+    "von",
+    "grüße",
+    "gruß",
+    "lg",
+    "bisous",
+    "bises",
+    "cordialement",
+    "parle à",
+    "parle a",
+    "saludos",
+    "abrazos",
+    "habla con",
+    "besos",
+    "beijos",
+    "abraços",
+    "abraço",
+    "fale com",
+    "att",
+)
+_STRONG_PHRASES = (
+    "my name is",
+    "name's",
+    "this is",
+    "it's",
+    "its",
+    "ask",
+    "tell",
+    "text",
+    "hey",
+    "hi",
+    "hello",
+    "dear",
+    "thx",
+    "thanks",
+    "cc",
+    "landlord is",
+    "ran into",
+    "hier ist",
+    "ich bin",
+    "sag",
+    "frag",
+    "hallo",
+    "kontoinhaber",
+    "kontoinhaberin",
+    "je suis",
+    "c'est",
+    "dis à",
+    "salut",
+    "bonjour",
+    "coucou",
+    "titulaire",
+    "soy",
+    "dile a",
+    "hola",
+    "titular",
+    "sou",
+    "aqui é",
+    "fala pro",
+    "fala pra",
+    "oi",
+    "olá",
+    "i'm",
+    "i am",
+    "named",
+    "cheers",
+    "regards",
+    "mein name ist",
+    "ich heiße",
+    "je m'appelle",
+    "moi c'est",
+    "me llamo",
+    "mi nombre es",
+    "me chamo",
+    "meu nome é",
+    "grüße",
+    "bisous",
+    "bises",
+    "saludos",
+    "abrazos",
+    "beijos",
+    "abraços",
+    "ask for",
+    "talk to",
+    "speak to",
+    "sprich mit",
+    "habla con",
+    "fale com",
+)
+
+
+def _reversed_phrase_rx(phrases: Sequence[str], bare: Sequence[str], ws: str) -> re.Pattern[str]:
+    """Matches, at position 0 of the *reversed* text before a word, trailing whitespace then one
+    of ``phrases`` starting on a word boundary (or one of ``bare``, no boundary needed). An
+    anchored match on the reversed string is much cheaper than ``search(... $)`` on the original."""
+    alts = sorted((re.escape(p[::-1]) + r"(?!\w)" for p in phrases), key=len, reverse=True)
+    alts += [re.escape(p[::-1]) for p in bare]
+    return re.compile(ws + "(?:" + "|".join(alts) + ")", re.IGNORECASE)
+
+
+# last word of every strong lead-in: a cheap set test before the reversed-phrase regex
+_STRONG_LAST = frozenset([p.split()[-1].rstrip(":") for p in _STRONG_PHRASES] + ["details", "app"])
+_TRIGGER_REV = _reversed_phrase_rx(_TRIGGER_PHRASES, (":",), r"\s*")
+_STRONG_REV = _reversed_phrase_rx(
+    [p for p in _STRONG_PHRASES if not p.endswith(":")], ("details:", "app:"), r"\s+"
+)
+
+
+def _triggered(before: str) -> bool:
+    return _TRIGGER_REV.match(before[::-1]) is not None
+
+
+def _strong_triggered(before: str) -> bool:
+    return _STRONG_REV.match(before[::-1]) is not None
+
+
+def _sentence_start(before: str) -> bool:
+    """``before`` (the text up to a word) ends a sentence: nothing, ``[.!?]`` or an emoji, then
+    optional whitespace; or a line break."""
+    if not before:
+        return True
+    t = before.rstrip()
+    if "\n" in before[len(t) :]:
+        return True
+    if not t:
+        return False
+    c = t[-1]
+    return c in ".!?" or 0x1F000 <= ord(c) <= 0x1FFFF
+
+
+_WORD = re.compile(r"[A-Za-zÀ-ÖØ-öø-ÿĀ-ž][A-Za-zÀ-ÖØ-öø-ÿĀ-ž'’-]*")
+
+
+def _name_key(w: str) -> str:
+    return w.lower().replace("’", "'")
+
+
+def _is_first(w: str, sets, allow_amb: bool) -> bool:
+    k = _name_key(w)
+    if "-" in k:
+        parts = k.split("-")
+        return all(p in sets["first"] for p in parts if p)
+    if k in sets["first"]:
+        return True
+    return allow_amb and k in sets["first_amb"]
+
+
+def _is_last(w: str, sets) -> bool:
+    k = _name_key(w)
+    if k.startswith(("mc", "mac", "o'", "d'")) and len(k) > 3:
+        return True
+    return k in sets["last"] or k in sets["last_amb"] or k in sets["first"]
+
+
+def detect_person(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    sets = name_sets()
+    first, first_amb, last = sets["first"], sets["first_amb"], sets["last"]
+    nameish = sets["nameish"]
+    words = list(_WORD.finditer(text))
+    keys = [m.group(0).lower() for m in words]
+    n = len(words)
+    found: list[tuple[int, int]] = []
+    i = 0
+    while i < n:
+        k = keys[i]
+        # cheap pre-check (set look-ups): only words that could start a name go further
+        if k not in nameish and "-" not in k and "’" not in k and not (i + 1 < n and keys[i + 1] in last):
+            if i == 0 or keys[i - 1] not in _STRONG_LAST or not text[words[i].start()].isupper():
+                i += 1
+                continue
+            if not _strong_triggered(text[max(0, words[i].start() - 20) : words[i].start()]):
+                i += 1
+                continue
+        m = words[i]
+        w = m.group(0)
+        s = m.start()
+        nxt = text[m.end() : m.end() + 1]
+        if (nxt and (nxt == "_" or nxt == "@" or nxt.isdigit())) or (s > 0 and text[s - 1] in "@#_./"):
+            i += 1
+            continue  # part of a handle, email, hashtag, password or path
+        cap = w[0].isupper() and not w.isupper()
+        k = _name_key(w)
+        if k in _NOT_NAMES or len(w) < 2:
+            i += 1
+            continue
+        before = text[max(0, s - 30) : s]
+        triggered = _triggered(before)
+        sentence_start = s == 0 or _sentence_start(before)
+        is_first = False
+        conf = 0.0
+        if cap:
+            if _is_first(w, sets, allow_amb=False):
+                is_first = True
+                conf = 0.8 if (triggered or not sentence_start) else 0.7
+            elif _is_first(w, sets, allow_amb=True) and triggered and not sentence_start:
+                is_first = True
+                conf = 0.7
+        elif w.islower() and k not in _COMMON_LOWER and len(w) >= 3:
+            if _is_first(w, sets, allow_amb=False) and (triggered or len(w) >= 4):
+                # lower-case chat: a given name that is not also a common word
+                is_first = True
+                conf = 0.7 if triggered else 0.6
+            elif k in first_amb and _strong_triggered(before):
+                # "thx liam", "soy juan": an ambiguous given name right after a strong lead-in
+                is_first = True
+                conf = 0.6
+        if not is_first and i + 1 < n and text[m.end() : words[i + 1].start()] == " ":
+            # "Ananya Brown": unknown given name followed by a known surname, after a trigger,
+            # or an ambiguous given name ("Tom", "Grace") followed by a known surname.
+            nw = words[i + 1].group(0)
+            nk = _name_key(nw)
+            if (
+                cap
+                and nw[0].isupper()
+                and not nw.isupper()
+                and nk in sets["last"]
+                and nk not in _NOT_NAMES
+                and (triggered or k in sets["first_amb"])
+                and k not in _COMMON_CAP
+                and len(w) >= 3
+            ):
+                is_first = True
+                conf = 0.7
+            elif (
+                (not cap)
+                and w.islower()
+                and nw.islower()
+                and (k in first or k in first_amb or (w.isalpha() and _strong_triggered(before)))
+                and (nk in last)
+                and nk not in _COMMON_LOWER
+                and k not in _COMMON_LOWER
+                and (len(w) >= 4 or (len(w) == 3 and (triggered or len(nw) >= 5)))
+            ):
+                # "lea becker": a (possibly ambiguous) given name and a known surname, both lower case
+                is_first = True
+                conf = 0.65
+        if (
+            not is_first
+            and cap
+            and len(w) >= 3
+            and w.isalpha()
+            and k not in first_amb
+            and _strong_triggered(before)
+        ):
+            # unknown but capitalised word right after a strong name trigger ("text Wei at", "Hey Mei!")
+            is_first = True
+            conf = 0.6
+        if not is_first:
+            i += 1
+            continue
+        end = m.end()
+        j = i + 1
+        # surname(s)
+        while j < n and j <= i + 2:
+            nm = words[j]
+            gap = text[end : nm.start()]
+            if gap != " ":
+                break
+            nw = nm.group(0)
+            nk = _name_key(nw)
+            if nk in _NOT_NAMES and nk not in last and nk not in sets["last_amb"]:
+                break  # (a city or brand that is also a surname still counts: "Vinícius Lima")
+            if (
+                cap
+                and nw[0].isupper()
+                and (not nw.isupper() or len(nw) <= 2)
+                and (_is_last(nw, sets) or nk not in sets["first_amb"])
+            ):
+                if not _is_last(nw, sets) and nk in _COMMON_CAP:
+                    break
+                end = nm.end()
+                j += 1
+                continue
+            if (not cap) and nw.islower() and _is_last(nw, sets) and nk not in _COMMON_LOWER:
+                end = nm.end()
+                j += 1
+                continue
+            break
+        out.append(Finding(s, end, PERSON, "name_heuristic", conf))
+        found.append((i, j - 1))
+        i = j
+    if found:
+        _coordinated(text, words, found, sets, out)
+    return out
+
+
+_AND = frozenset(["and", "und", "et", "y", "e", "&", "or", "oder", "ou", "o"])
+
+
+def _coordinated(text, words, found, sets, out) -> None:
+    """ "david and mia", "Lea und Tom": a given name joined by a conjunction to a detected name."""
+    taken = {k for a, b in found for k in range(a, b + 1)}
+    n = len(words)
+    for a, b in found:
+        for conj, cand in ((b + 1, b + 2), (a - 1, a - 2)):
+            if cand < 0 or cand >= n or cand in taken or words[conj].group(0).lower() not in _AND:
+                continue
+            lo, hi = min(conj, cand), max(conj, cand)
+            if (
+                text[words[lo].end() : words[lo + 1].start()] != " "
+                or text[words[hi - 1].end() : words[hi].start()] != " "
+            ):
+                continue
+            m = words[cand]
+            w = m.group(0)
+            k = _name_key(w)
+            if len(w) < 2 or k in _NOT_NAMES or k in _COMMON_LOWER or (w.isupper() and len(w) > 1):
+                continue
+            if not (k in sets["first"] or k in sets["first_amb"]):
+                continue
+            if not (w.islower() or (w[0].isupper() and w[1:].islower())):
+                continue
+            taken.add(cand)
+            out.append(Finding(m.start(), m.end(), PERSON, "name_coordinated", 0.6))
+
+
+_COMMON_CAP = frozenset(
+    [
+        "street",
+        "road",
+        "avenue",
+        "lane",
+        "drive",
+        "str",
+        "the",
+        "and",
+        "for",
+        "with",
+        "from",
+        "bank",
+        "app",
+        "iban",
+        "ssn",
+        "dob",
+    ]
+)
+_COMMON_LOWER = frozenset(
+    [
+        "is",
+        "at",
+        "and",
+        "or",
+        "the",
+        "to",
+        "for",
+        "from",
+        "with",
+        "on",
+        "in",
+        "by",
+        "of",
+        "a",
+        "an",
+        "if",
+        "are",
+        "was",
+        "were",
+        "will",
+        "has",
+        "have",
+        "had",
+        "just",
+        "she",
+        "he",
+        "they",
+        "we",
+        "you",
+        "it",
+        "its",
+        "lol",
+        "omg",
+        "thx",
+        "pls",
+        "btw",
+        "ur",
+        "u",
+        "rn",
+        "tmrw",
+        "tonight",
+        "today",
+        "said",
+        "says",
+        "who",
+        "que",
+        "eu",
+        "já",
+        "se",
+        "ya",
+        "voy",
+    ]
+)
+
+
+def detect_known_names(text, lower, ctx, pre=None, out=None):
+    if out is None:
+        out = []
+    rx = ctx.known_names_rx
+    if rx is None:
+        return out
+    for m in rx.finditer(lower):
+        out.append(Finding(m.start(), m.end(), PERSON, "known_name", 0.99))
+    return out
+
+
+# ----------------------------------------------------------------------------- registry
+
+DETECTORS = {
+    EMAIL: detect_email,
+    URL: detect_url,
+    IP_ADDRESS: detect_ip,
+    CREDIT_CARD: detect_card,
+    IBAN: detect_iban,
+    US_SSN: detect_ssn,
+    NATIONAL_ID: detect_national_id,
+    PHONE: detect_phone,
+    SECRET: detect_secret,
+    DATE_OF_BIRTH: detect_dob,
+    STREET_ADDRESS: detect_address,
+    PERSON: detect_person,
+}
+_URL_GATE = re.compile(r"\.(?:" + _TLDS + r")(?![\w@-])")
+
+
+def _url_gate(text: str, lower: str) -> bool:
+    return "://" in lower or "www." in lower or _URL_GATE.search(lower) is not None
+
+
+# Pre-pass plan: type -> (minimum number of digits in the message, cheap extra gate or None).
+# Both are necessary conditions of every pattern of the detector, so skipping is lossless.
+_GATES: dict[str, tuple[int, Callable[[str, str], bool] | None]] = {
+    EMAIL: (0, lambda t, lo: "@" in t),
+    URL: (0, _url_gate),
+    IP_ADDRESS: (1, lambda t, lo: "." in t or ":" in t),
+    CREDIT_CARD: (12, None),
+    IBAN: (2, None),
+    US_SSN: (9, None),
+    NATIONAL_ID: (7, None),
+    PHONE: (7, None),
+    SECRET: (0, None),
+    DATE_OF_BIRTH: (4, None),
+    STREET_ADDRESS: (1, None),
+}
+
+DEFAULT_REGIONS = (
+    "US",
+    "GB",
+    "DE",
+    "FR",
+    "ES",
+    "PT",
+    "BR",
+    "IN",
+    "IT",
+    "NL",
+    "CA",
+    "AU",
+    "IE",
+    "CH",
+    "AT",
+    "BE",
+    "MX",
+)
+
+
+class Redactor:
+    """Runs the detectors over a text and returns resolved findings.
+
+    ``region_hints``: phone regions tried first (e.g. the archive owner's country and the
+    partner's); the defaults follow. ``known_names``: participants' and contacts' names,
+    matched case-insensitively on word boundaries. ``person_model``: optional NER plug-in.
+    ``enabled``: restrict to these types. ``rules``: optional :class:`~.rules.RuleSet`.
+    """
+
+    def __init__(
+        self,
+        region_hints: Sequence[str] = (),
+        known_names: Sequence[str] = (),
+        person_model: PersonModel | None = None,
+        enabled: Iterable[str] | None = None,
+        rules=None,
+        person_heuristics: bool = True,
+    ):
+        regions = [r.upper() for r in region_hints]
+        for r in DEFAULT_REGIONS:
+            if r not in regions:
+                regions.append(r)
+        self.phone_regions = tuple(regions)
+        names = sorted(
+            {n.strip().lower() for n in known_names if n and len(n.strip()) >= 2}, key=len, reverse=True
+        )
+        self.known_names_rx = (
+            re.compile(r"(?<![\w])(?:" + "|".join(re.escape(n) for n in names) + r")(?![\w])")
+            if names
+            else None
+        )
+        self.person_model = person_model
+        self.rules = rules
+        types = set(enabled) if enabled is not None else set(DETECTORS)
+        if rules is not None:
+            types = {t for t in types if rules.type_enabled(t)}
+        if not person_heuristics:
+            self._person = False
+        else:
+            self._person = PERSON in types
+        # detectors needing no digit run first (the order decides exact ties in resolve_overlaps)
+        order = sorted((t for t in DETECTORS if t in types and t != PERSON), key=lambda t: _GATES[t][0] > 0)
+        self._plan = [(DETECTORS[t], *_GATES[t]) for t in order]
+        self._types = types
+
+    def detect_raw(self, text: str) -> list[Finding]:
+        lower = text.lower()
+        if len(lower) != len(text):  # rare: case mapping changes length; keep offsets exact
+            lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
+        # one cheap pre-pass: digit count decides which digit-based detectors can fire at all
+        pre = prepass(text)
+        ndig = pre[2]  # most digits in one number window
+        out: list[Finding] = []
+        for det, min_digits, gate in self._plan:
+            if ndig < min_digits or (gate is not None and not gate(text, lower)):
+                continue
+            det(text, lower, self, pre, out)
+        if PERSON in self._types:
+            if self.known_names_rx is not None:
+                detect_known_names(text, lower, self, pre, out)
+            if self._person:
+                detect_person(text, lower, self, pre, out)
+            if self.person_model is not None:
+                for s, e, c in self.person_model.find_persons(text):
+                    out.append(Finding(s, e, PERSON, "person_model", c))
+        if self.rules is not None:
+            out = self.rules.apply(text, lower, out)
+        return out
+
+    def detect(self, text: str) -> list[Finding]:
+        return resolve_overlaps(self.detect_raw(text))
