@@ -120,11 +120,16 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         export = _open(source)
         with export:
             platform, importer = _importer(source, export)
+            # Consent first: messages of subjects who refused archiving never reach the writer.
+            from compliance.consent import ingest_filter  # compliance builds on archive, not the reverse
+
+            consent_filter = ingest_filter(source)
             written = write_parallel(
                 source,
-                importer.parse(export, owner_hint=_label(source).get("owner", "")),
+                consent_filter(importer.parse(export, owner_hint=_label(source).get("owner", ""))),
                 workers=settings.DMVAULT_WRITE_WORKERS,
                 on_progress=progress,
+                transform_text=_redaction_transform(source),
             )
         summary = written.as_dict()
         summary.update(
@@ -146,6 +151,13 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         raise
     source.refresh_from_db()
     return source
+
+
+def _redaction_transform(source: Source) -> Callable[[str], str] | None:
+    """Redaction at ingest (irreversible) when the source's redaction policy asks for it."""
+    from compliance.redaction_service import ingest_transform
+
+    return ingest_transform(source)
 
 
 def _open(source: Source) -> ExportTree:

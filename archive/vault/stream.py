@@ -102,3 +102,57 @@ class SealedReader(io.RawIOBase):
     def close(self) -> None:
         self._raw.close()
         super().close()
+
+
+class SealedWriter(io.RawIOBase):
+    """Write a sealed stream of unknown length: plaintext goes in, ciphertext chunks go to
+    ``raw`` (which must be seekable, to patch the size into the header at close). Lets a
+    producer such as ``zipfile`` write a production straight into its encrypted form."""
+
+    def __init__(self, raw: IO[bytes], key: AESGCM, dek_id: int, field: str, row_id: int) -> None:
+        self._raw = raw
+        self._key = key
+        self._base = aad(field, row_id, dek_id)
+        self._start = raw.tell()
+        raw.write(HEADER.pack(MAGIC, CHUNK, 0))
+        self._buffer = bytearray()
+        self._index = 0
+        self._size = 0
+        self.sha256 = hashlib.sha256()
+
+    def writable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._size
+
+    def write(self, data: bytes | bytearray | memoryview) -> int:  # type: ignore[override]
+        view = bytes(data)
+        self._buffer += view
+        self._size += len(view)
+        self.sha256.update(view)
+        # Hold back one full chunk: the last chunk must be written with the final flag.
+        while len(self._buffer) > CHUNK:
+            self._emit(bytes(self._buffer[:CHUNK]), final=False)
+            del self._buffer[:CHUNK]
+        return len(view)
+
+    def _emit(self, data: bytes, *, final: bool) -> None:
+        nonce = secrets.token_bytes(12)
+        self._raw.write(nonce + self._key.encrypt(nonce, data, _chunk_aad(self._base, self._index, final)))
+        self._index += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self._emit(bytes(self._buffer), final=True)
+        self._buffer.clear()
+        end = self._raw.tell()
+        self._raw.seek(self._start)
+        self._raw.write(HEADER.pack(MAGIC, CHUNK, self._size))
+        self._raw.seek(end)
+        super().close()
+
+    @property
+    def size(self) -> int:
+        return self._size
