@@ -27,6 +27,7 @@ demo: install
 	DMVAULT_ENV=demo DMVAULT_DATA_DIR=$(DEMO_DIR) bash bin/serve $(PORT)
 
 test: install
+	bash bin/install-browser
 	bash bin/test
 
 lint: install

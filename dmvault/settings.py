@@ -69,7 +69,6 @@ INSTALLED_APPS = [
     "accounts",
     "archive",
     "compliance",
-    "dmvault.ops",  # operations: health, metrics, backup/restore, SSO, the erasure ledger (issue 10)
     "dmvault.ui",
 ]
 
@@ -167,12 +166,7 @@ Q_CLUSTER: dict[str, object] = {
     "name": "dmvault",
     "workers": env_int("DMVAULT_WORKERS", 2, minimum=1),
     "timeout": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10),
-    # A job not acknowledged this long after it was taken (its worker died) is handed out again.
-    # Must exceed the timeout plus the time prefetched jobs wait behind a running one (queue_limit).
-    "retry": env_int(
-        "DMVAULT_JOB_RETRY", 3 * env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10) + 60, minimum=11
-    ),
-    "queue_limit": env_int("DMVAULT_WORKERS", 2, minimum=1),  # prefetch at most one job per worker
+    "retry": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10) + 60,
     "max_attempts": 3,
     "save_limit": 1000,
     "catch_up": False,
@@ -180,9 +174,6 @@ Q_CLUSTER: dict[str, object] = {
 }
 if DMVAULT_REDIS_URL:
     Q_CLUSTER["redis"] = DMVAULT_REDIS_URL
-    # django-q2's stock Redis broker drops a job whose worker dies (BLPOP, no acknowledgement);
-    # this one leases jobs and hands them out again after ``retry`` (dmvault/ops/broker.py).
-    Q_CLUSTER["broker_class"] = "dmvault.ops.broker.ReliableRedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -253,72 +244,15 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        # One JSON object per line; exception messages are left out (they can quote input).
-        "json": {"()": "dmvault.ops.logging.JsonFormatter"},
-    },
+    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
     "handlers": {
-        "console": {
-            "class": "logging.StreamHandler",
-            "formatter": env_choice(
-                "DMVAULT_LOG_FORMAT", ("plain", "json"), "json" if PRODUCTION else "plain"
-            ),
-        },
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
         "file": {
             "class": "logging.FileHandler",
             "filename": str(DATA_DIR / "dmvault.log"),
-            "formatter": env_choice(
-                "DMVAULT_LOG_FORMAT", ("plain", "json"), "json" if PRODUCTION else "plain"
-            ),
+            "formatter": "plain",
         },
     },
     "root": {"handlers": ["console", "file"], "level": env_str("DMVAULT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
-
-# --- Operations (issue 10; docs/OPERATIONS.md) ----------------------------------------------------
-# Erasures and retention runs are also appended here, outside the database, so `restore` can
-# replay what happened after a backup was taken (dmvault/ops/ledger.py). Keep it off the database
-# volume and out of database backups, like the keyring.
-DMVAULT_LEDGER_PATH = Path(env_str("DMVAULT_LEDGER_PATH", str(DATA_DIR / "ledger" / "erasure-ledger.jsonl")))
-# /metrics answers only with `Authorization: Bearer <token>`; empty: /metrics is off (404).
-DMVAULT_METRICS_TOKEN = env_secret("DMVAULT_METRICS_TOKEN")
-# OpenID Connect single sign-on (dmvault/ops/sso.py): on when the client id and the four
-# endpoints are set; a half configuration fails the system check dmvault.ops.E001.
-DMVAULT_OIDC_CLIENT_ID = env_str("DMVAULT_OIDC_CLIENT_ID")
-DMVAULT_OIDC_CLIENT_SECRET = env_secret("DMVAULT_OIDC_CLIENT_SECRET")
-DMVAULT_OIDC_AUTHORIZATION_ENDPOINT = env_str("DMVAULT_OIDC_AUTHORIZATION_ENDPOINT")
-DMVAULT_OIDC_TOKEN_ENDPOINT = env_str("DMVAULT_OIDC_TOKEN_ENDPOINT")
-DMVAULT_OIDC_USERINFO_ENDPOINT = env_str("DMVAULT_OIDC_USERINFO_ENDPOINT")
-DMVAULT_OIDC_JWKS_ENDPOINT = env_str("DMVAULT_OIDC_JWKS_ENDPOINT")
-DMVAULT_OIDC_SIGN_ALGO = env_choice("DMVAULT_OIDC_SIGN_ALGO", ("RS256", "ES256", "HS256"), "RS256")
-DMVAULT_OIDC_GROUPS_CLAIM = env_str("DMVAULT_OIDC_GROUPS_CLAIM", "groups")
-# JSON object: provider group -> DMVault role; a user in none of the groups cannot log in.
-DMVAULT_OIDC_ROLE_MAP = env_str("DMVAULT_OIDC_ROLE_MAP", "{}")
-DMVAULT_OIDC_ENABLED = all(
-    (
-        DMVAULT_OIDC_CLIENT_ID,
-        DMVAULT_OIDC_AUTHORIZATION_ENDPOINT,
-        DMVAULT_OIDC_TOKEN_ENDPOINT,
-        DMVAULT_OIDC_USERINFO_ENDPOINT,
-        DMVAULT_OIDC_JWKS_ENDPOINT,
-    )
-)
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
-if DMVAULT_OIDC_ENABLED:
-    AUTHENTICATION_BACKENDS.append("dmvault.ops.sso.RoleMappingOIDCBackend")
-# mozilla-django-oidc reads these names.
-OIDC_RP_CLIENT_ID = DMVAULT_OIDC_CLIENT_ID
-OIDC_RP_CLIENT_SECRET = DMVAULT_OIDC_CLIENT_SECRET
-OIDC_OP_AUTHORIZATION_ENDPOINT = DMVAULT_OIDC_AUTHORIZATION_ENDPOINT
-OIDC_OP_TOKEN_ENDPOINT = DMVAULT_OIDC_TOKEN_ENDPOINT
-OIDC_OP_USER_ENDPOINT = DMVAULT_OIDC_USERINFO_ENDPOINT
-OIDC_OP_JWKS_ENDPOINT = DMVAULT_OIDC_JWKS_ENDPOINT
-OIDC_RP_SIGN_ALGO = DMVAULT_OIDC_SIGN_ALGO
-OIDC_RP_SCOPES = "openid email profile"
-OIDC_USE_PKCE = True
-OIDC_STORE_ID_TOKEN = False
-LOGIN_REDIRECT_URL = "/"
-LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
-LOGOUT_REDIRECT_URL = "/login/"

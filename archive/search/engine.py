@@ -6,8 +6,11 @@ of terms (words, or prefixes when the prefix index is on). The cheapest group dr
 each of its alternatives scans the posting list of its rarest term in id order, and everything
 else is checked with ``EXISTS`` / ``NOT EXISTS`` on the same primary key; the alternatives'
 pages are merged. Metadata filters (sources, conversations, senders, kinds, flags) are plain
-columns of ``archive_message``, joined after the posting lookup. A query without terms scans
-``archive_message`` in id order. Months with no index key (none written, or destroyed by
+columns of ``archive_message``, joined after the posting lookup; when a conversation or sender
+filter holds fewer messages in the month than the driving term has postings, the month is
+scanned from ``archive_message`` instead (its ``(conversation, id)`` / ``(sender, id)`` indexes)
+with every term checked by ``EXISTS``. A query without terms scans ``archive_message`` in id
+order. Months with no index key (none written, or destroyed by
 retention) are skipped. Only ids come out of here; ``archive.reading`` decrypts the page.
 """
 
@@ -141,8 +144,12 @@ def _estimate(cur: Any, table: str, token: int, cap: int = 20_000) -> int:
     return int(cur.fetchone()[0])
 
 
+Stats = dict[Any, int]  # per search: term estimates and the filter's row estimate
+_FILTER_ROWS = ("filter-rows",)
+
+
 class _Month:
-    def __init__(self, cur: Any, month: int, tok: index.Tokenizer, estimates: dict[IndexTerm, int]) -> None:
+    def __init__(self, cur: Any, month: int, tok: index.Tokenizer, estimates: Stats) -> None:
         self.cur = cur
         self.month = month
         self.name = index.table(month)
@@ -214,7 +221,11 @@ class _Month:
             month_lo, month_hi = _month_bounds(self.month)
             low, high = max(id_range.low, month_lo), min(id_range.high, month_hi)
             budget = cost(driver)
-            if self.filter_rows(filt, low, high, budget + 1) <= budget:
+            # Like term frequencies, the filter's share is estimated once per search.
+            rows = self.estimates.get(_FILTER_ROWS)
+            if rows is None:
+                rows = self.estimates[_FILTER_ROWS] = self.filter_rows(filt, low, high, budget + 1)
+            if rows <= budget:
                 self.ref = "p0.id"
                 conds, cparams = self.conditions(groups, query.excluded)
                 fconds, fparams = filt.sql("p0")
@@ -300,6 +311,7 @@ def find_matching(
     filt: MessageFilter | None = None,
     vault: Vault | None = None,
     tokenizers: Tokenizers | None = None,
+    stats: Stats | None = None,
 ) -> list[int]:
     """Ids of messages matching ``query`` and ``filt`` within ``id_range``, in ``order``, at most
     ``limit``."""
@@ -312,7 +324,7 @@ def find_matching(
         return _scan_messages(filt, id_range, direction, limit)
     vault = vault or get_vault()
     found: list[int] = []
-    estimates: dict[IndexTerm, int] = {}
+    estimates: Stats = stats if stats is not None else {}
     with connection.cursor() as cur:
         for month in months_in(id_range, order):
             tok = _tokenizer(vault, month, tokenizers)
@@ -351,6 +363,7 @@ def count_matching(
     filt: MessageFilter | None = None,
     vault: Vault | None = None,
     tokenizers: Tokenizers | None = None,
+    stats: Stats | None = None,
 ) -> tuple[int, bool]:
     """How many messages match, counting at most ``cap``: ``(count, exact)``."""
     id_range = id_range or IdRange()
@@ -369,7 +382,7 @@ def count_matching(
             total = int(cur.fetchone()[0])
             return min(total, cap), total <= cap
         vault = vault or get_vault()
-        estimates: dict[IndexTerm, int] = {}
+        estimates: Stats = stats if stats is not None else {}
         for month in months_in(id_range):
             tok = _tokenizer(vault, month, tokenizers)
             if tok is None:

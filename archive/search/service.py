@@ -10,16 +10,20 @@ How a query runs (see ``archive.search.query`` for the language):
    group, excluded words as ``NOT EXISTS``, filters joined on the message rows.
 3. Phrases, long prefixes, words the normalizer splits, and all exclusions are checked on the
    decrypted text of the candidates, fetched in growing batches until the page is full (or the
-   ``max_candidates`` budget is spent: the result is then ``truncated`` and ``next_cursor``
-   resumes the scan). Without a post-check only the page itself is decrypted. A query without
-   words scans the message table in id order with its filters.
+   ``max_candidates`` budget, 2,000 decryptions by default, is spent: the result is then
+   ``truncated`` and ``next_cursor`` resumes the scan where it stopped; exports pass a larger
+   budget). Excluded single words are also dropped early in SQL (``NOT EXISTS`` on the same
+   tokens the positive search uses), which only saves decryptions: the decrypted check
+   decides. Without a post-check only the page itself is decrypted. A query without words
+   scans the message table in id order with its filters.
 4. Scope: only messages of sources whose ``status`` is ``done`` and inside the caller's
    :class:`SearchScope` are ever looked at, counted or shown as context.
 
 Counts: ``count`` is exact when ``count_exact`` is true, otherwise it is a lower bound ("at
-least N"): index-only queries count up to ``count_cap`` (default 1,000) matches; queries with a
-post-check can only count what they verified, so they are exact only when the whole result fit
-in one call. Messages whose key has been shredded never match a text query (their text cannot
+least N"): index-only queries count up to ``count_cap`` (default 500) matches (pass
+``count_cap=0`` on later pages to skip counting: ``count`` is then the page's size, "at least");
+queries with a post-check can only count what they verified, so they are exact only when the
+whole result fit in one call. Messages whose key has been shredded never match a text query (their text cannot
 be checked); a filters-only query lists them, marked ``erased``.
 
 Cursors are opaque strings signed with ``django.core.signing`` and bound to the query, order,
@@ -45,7 +49,7 @@ from django.utils.crypto import salted_hmac
 from archive import index
 from archive.ids import id_floor
 from archive.models import Conversation, Message, Participant, SavedSearch, Source
-from archive.reading import OpenedMessage, open_messages
+from archive.reading import KeyCache, OpenedMessage, open_messages
 from archive.search.engine import IdRange, IndexQuery, IndexTerm, MessageFilter, count_matching, find_matching
 from archive.search.query import (
     Filter,
@@ -530,7 +534,9 @@ def _decode_cursor(cursor: str, binding: str) -> int:
 # --- the search ----------------------------------------------------------------------------------
 
 
-def _context(hits: list[SearchHit], n: int, plan: _Plan, scope: SearchScope, vault: Vault) -> None:
+def _context(
+    hits: list[SearchHit], n: int, plan: _Plan, scope: SearchScope, vault: Vault, keys: KeyCache
+) -> None:
     wanted: dict[int, tuple[list[int], list[int]]] = {}
     for hit in hits:
         rows = Message.objects.filter(conversation_id=hit.message.conversation_id)
@@ -540,7 +546,7 @@ def _context(hits: list[SearchHit], n: int, plan: _Plan, scope: SearchScope, vau
         after = list(rows.filter(id__gt=hit.message.id).order_by("id").values_list("id", flat=True)[:n])
         wanted[hit.message.id] = (before[::-1], after)
     ids = list(dict.fromkeys(i for b, a in wanted.values() for i in (*b, *a)))
-    opened = {m.id: m for m in open_messages(ids, vault=vault)} if ids else {}
+    opened = {m.id: m for m in open_messages(ids, vault=vault, keys=keys)} if ids else {}
     for hit in hits:
         before_ids, after_ids = wanted[hit.message.id]
         hit.before = [opened[i] for i in before_ids if i in opened]
@@ -556,8 +562,8 @@ def search(
     cursor: str | None = None,
     context: int = 0,
     tz: str = "UTC",
-    count_cap: int = 1000,
-    max_candidates: int = 5000,
+    count_cap: int = 500,
+    max_candidates: int = 2000,
     directory: ParticipantDirectory | None = None,
     vault: Vault | None = None,
 ) -> SearchResult:
@@ -572,6 +578,7 @@ def search(
     parsed = parse(query) if isinstance(query, str) else query
     vault = vault or get_vault()
     directory = directory or ParticipantDirectory(vault)
+    keys: KeyCache = {}  # data keys unwrapped once per search, never kept beyond it
     plan = _build_plan(parsed, scope, tz, directory)
     binding = _binding(parsed, order, tz, scope)
     after_id = _decode_cursor(cursor, binding) if cursor else None
@@ -588,6 +595,7 @@ def search(
 
     has_text = parsed.has_text
     tokenizers: dict[int, Any] = {}
+    stats: dict[Any, int] = {}  # term and filter estimates, shared by the page batches and the count
     items: list[OpenedMessage] = []
     pending: list[int] = []
     exhausted = False
@@ -609,6 +617,7 @@ def search(
                 filt=plan.filt,
                 vault=vault,
                 tokenizers=tokenizers,
+                stats=stats,
             )
             if len(ids) < want:
                 exhausted = True
@@ -624,7 +633,7 @@ def search(
         missing = limit - len(items)
         take = min(len(pending), max(2 * missing, 32) if plan.post_check else missing)
         chunk, pending = pending[:take], pending[take:]
-        opened = open_messages(chunk, vault=vault)
+        opened = open_messages(chunk, vault=vault, keys=keys)
         for n, msg in enumerate(opened):
             if plan.post_check:
                 checked += 1
@@ -647,7 +656,9 @@ def search(
         next_cursor = _encode_cursor(last_examined, binding)
 
     # Counts.
-    if not plan.post_check:
+    if count_cap <= 0:
+        count, exact = len(items), next_cursor is None and after_id is None and not truncated
+    elif not plan.post_check:
         count, exact = count_matching(
             plan.index_query,
             cap=count_cap,
@@ -655,13 +666,14 @@ def search(
             filt=plan.filt,
             vault=vault,
             tokenizers=tokenizers,
+            stats=stats,
         )
     else:
         count, exact = len(items), after_id is None and next_cursor is None and not truncated
 
     hits = [SearchHit(m, highlights(m.text, parsed) if has_text else []) for m in items]
     if context and hits:
-        _context(hits, context, plan, scope, vault)
+        _context(hits, context, plan, scope, vault, keys)
     return SearchResult(hits, count, exact, next_cursor, parsed, truncated, checked)
 
 

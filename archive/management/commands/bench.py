@@ -26,7 +26,7 @@ from archive.parallel import write_parallel
 from archive.reading import open_messages
 from archive.search.engine import find_ids
 from archive.search.service import SearchScope, search
-from archive.synthetic import PLATFORMS, Generator
+from archive.synthetic import PLATFORMS, Generator, write_telegram_export
 from archive.vault.blind_index import STOP_WORDS, query_terms
 
 
@@ -50,7 +50,7 @@ class Command(BaseCommand):
     help = "Benchmark the write path and word search on synthetic data; prints JSON lines."
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("what", choices=["write", "search"])
+        parser.add_argument("what", choices=["write", "search", "ingest"])
         parser.add_argument("--messages", type=int, default=100_000)
         parser.add_argument("--queries", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
@@ -67,6 +67,9 @@ class Command(BaseCommand):
         # Debug mode keeps every query's SQL in memory; a benchmark must not measure that.
         settings.DEBUG = False
         connection.force_debug_cursor = False
+        if what == "ingest":
+            self.ingest(messages, workers)
+            return
         gen = Generator(seed=seed)
         have = Message.objects.count()
         if what == "write" or have < messages:
@@ -118,6 +121,41 @@ class Command(BaseCommand):
             seconds=round(elapsed, 1),
             messages_per_s=round(summary.messages / elapsed),
             slowest_interval_messages_per_s=round(min(rates)) if rates else None,
+            peak_rss_mb=peak_rss_mb(),
+        )
+
+    def ingest(self, count: int, workers: int) -> None:
+        """End to end: a synthetic Telegram Desktop export (a real platform format, one JSON file
+        streamed by ijson) through receive (hash + seal as evidence), detection, parsing and
+        the writer."""
+        from django.conf import settings as dj
+
+        from archive import ingest
+
+        export = dj.DATA_DIR / "bench-telegram-result.json"
+        t0 = time.perf_counter()
+        written = write_telegram_export(str(export), count)
+        self.emit(
+            bench="ingest_prepare",
+            messages=written,
+            export_mb=round(export.stat().st_size / 2**20, 1),
+            seconds=round(time.perf_counter() - t0, 1),
+        )
+        dj.DMVAULT_WRITE_WORKERS = workers
+        started = time.perf_counter()
+        source = ingest.receive_path(export)
+        received = time.perf_counter()
+        source = ingest.run(source.id)
+        elapsed = time.perf_counter() - started
+        export.unlink()
+        self.emit(
+            bench="ingest",
+            platform=source.summary.get("platform"),
+            messages=source.summary.get("messages"),
+            workers=workers,
+            seconds=round(elapsed, 1),
+            receive_seconds=round(received - started, 1),
+            messages_per_s=round((source.summary.get("messages") or 0) / elapsed),
             peak_rss_mb=peak_rss_mb(),
         )
 

@@ -157,3 +157,17 @@ def test_without_the_setting_no_prefix_postings_are_written(settings) -> None:
         "complia",
         "complian",
     }
+
+
+def test_message_tokens_cover_prefix_postings_for_removal(settings) -> None:
+    settings.DMVAULT_INDEX_PREFIXES = True
+    _prefix_archive()
+    from archive.vault import get_vault
+
+    tok = index.tokenizer_for(get_vault(), 202505, create=False)
+    assert tok is not None
+    wanted = set(index.message_tokens(tok, "compliance review"))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT token FROM {index.table(202505)}")
+        stored = {row[0] for row in cur.fetchall()}
+    assert wanted <= stored and len(wanted) == 2 + 6 + 4  # 2 words, com..complian, rev..review

@@ -271,6 +271,9 @@ def test_counts_exact_and_capped(many: list[int]) -> None:
     assert partial.count == 10 and not partial.count_exact
     meta = search("platform:telegram", scope=ALL, limit=5)
     assert (meta.count, meta.count_exact) == (75, True)
+    skipped = search("ledger", scope=ALL, limit=10, count_cap=0)
+    assert (skipped.count, skipped.count_exact, skipped.count_label) == (10, False, "at least 10")
+    assert search("hotel", scope=ALL, count_cap=0).count_label == "1"
 
 
 def test_a_candidate_budget_truncates_and_the_cursor_resumes(many: list[int]) -> None:
@@ -388,3 +391,16 @@ def test_shredded_messages_never_match_text_but_are_listed_by_filters(archive: A
     assert found(archive, "invoice") == {"m1", "n1"}
     listed = search("from:bob-id", scope=ALL)
     assert listed.items and all(h.message.erased for h in listed.items)
+
+
+def test_narrow_filters_drive_the_scan_from_the_message_table(archive: Archive, many: list[int]) -> None:
+    # The ledger chat holds every "ledger" message: the conversation filter is at least as
+    # selective as the word, so the engine scans the conversation's messages and checks the
+    # word with EXISTS; results and paging must be the same as the posting-driven plan.
+    conv = Message.objects.get(id=many[0]).conversation_id
+    got = [i for page in pages(f"conversation:{conv} ledger", 8) for i in page]
+    assert got == sorted(many, reverse=True)
+    got = [i for page in pages('from:p1 ledger -"entry for"', 8, order="oldest") for i in page]
+    assert got == [i for n, i in enumerate(many) if n % 2 and n % 3]
+    assert search(f"conversation:{conv} ledger", scope=ALL, limit=5).count == 75
+    assert found(archive, f"conversation:{archive.c_slack.id} invoice OR hotel") == {"n1", "n2"}
