@@ -129,7 +129,6 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
                 consent_filter(importer.parse(export, owner_hint=_label(source).get("owner", ""))),
                 workers=settings.DMVAULT_WRITE_WORKERS,
                 on_progress=progress,
-                transform_text=_redaction_transform(source),
             )
         summary = written.as_dict()
         summary.update(
@@ -151,13 +150,6 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         raise
     source.refresh_from_db()
     return source
-
-
-def _redaction_transform(source: Source) -> Callable[[str], str] | None:
-    """Redaction at ingest (irreversible) when the source's redaction policy asks for it."""
-    from compliance.redaction_service import ingest_transform
-
-    return ingest_transform(source)
 
 
 def _open(source: Source) -> ExportTree:
@@ -230,7 +222,7 @@ def remove_postings(message_ids: list[int]) -> None:
         if tok is None:
             continue
         by_month.setdefault(month, []).extend(
-            (tok.token(t), msg.id) for t in index.message_terms(msg.text, (msg.share_url,))
+            (token, msg.id) for token in index.message_tokens(tok, msg.text, (msg.share_url,))
         )
     for month, rows in by_month.items():
         index.delete_postings(month, rows)

@@ -120,5 +120,5 @@ class Purpose(models.Model):
         return f"Purpose {self.id} ({self.matter_ref})"
 
 
-from compliance.exports.models import *  # noqa: E402,F403
 from compliance.engine_models import *  # noqa: E402,F403
+from compliance.exports.models import *  # noqa: E402,F403

@@ -152,6 +152,9 @@ DMVAULT_KEYRING_PATH = Path(env_str("DMVAULT_KEYRING_PATH", str(DATA_DIR / "keys
 DMVAULT_KEYRING_AUTOCREATE = env_bool("DMVAULT_KEYRING_AUTOCREATE", default=not PRODUCTION)
 # Accent folding in the blind index (é matches e). Changing it needs a re-index.
 DMVAULT_INDEX_FOLD_ACCENTS = env_bool("DMVAULT_INDEX_FOLD_ACCENTS", default=True)
+# Prefix tokens (3-8 characters) so `budg*` can be searched: about 4 extra postings per word,
+# and more leakage to a database thief (correlated tokens per word). Off by default.
+DMVAULT_INDEX_PREFIXES = env_bool("DMVAULT_INDEX_PREFIXES", default=False)
 DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 2000, minimum=1)
 # Erasure needs a second admin's approval when on (two-person rule).
 DMVAULT_ERASURE_TWO_PERSON = env_bool("DMVAULT_ERASURE_TWO_PERSON", default=False)
