@@ -129,6 +129,7 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
                 consent_filter(importer.parse(export, owner_hint=_label(source).get("owner", ""))),
                 workers=settings.DMVAULT_WRITE_WORKERS,
                 on_progress=progress,
+                transform_text=_redaction_transform(source),
             )
         summary = written.as_dict()
         summary.update(
@@ -150,6 +151,13 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         raise
     source.refresh_from_db()
     return source
+
+
+def _redaction_transform(source: Source) -> Callable[[str], str] | None:
+    """Redaction at ingest (irreversible) when the source's redaction policy asks for it."""
+    from compliance.redaction_service import ingest_transform
+
+    return ingest_transform(source)
 
 
 def _open(source: Source) -> ExportTree:

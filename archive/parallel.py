@@ -25,7 +25,7 @@ from dataclasses import replace
 from functools import partial
 from typing import Any
 
-from django.db import connections
+from django.db import connection, connections
 
 from archive.importers.base import ParsedAttachment, ParsedConversation, ParsedMessage
 from archive.models import Source
@@ -46,15 +46,21 @@ def write_parallel(
     workers: int,
     on_progress: Callable[[int], None] | None = None,
     batch_size: int | None = None,
+    transform_text: Callable[[str], str] | None = None,
 ) -> WriteSummary:
     if workers <= 1:
-        return ArchiveWriter(source, on_progress=on_progress, batch_size=batch_size).write(conversations)
+        return ArchiveWriter(
+            source, on_progress=on_progress, batch_size=batch_size, transform_text=transform_text
+        ).write(conversations)
     connections.close_all()  # never share a database connection across fork
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=QUEUE_DEPTH) for _ in range(workers)]
     results: Any = ctx.Queue()
+    # SQLite has one writer at a time: the workers take turns through an OS lock.
+    lock = ctx.RLock() if connection.vendor == "sqlite" else None
     procs = [
-        ctx.Process(target=_worker, args=(source.id, inbox, results, batch_size), daemon=True) for inbox in inboxes
+        ctx.Process(target=_worker, args=(source.id, inbox, results, batch_size, transform_text, lock), daemon=True)
+        for inbox in inboxes
     ]
     for proc in procs:
         proc.start()
@@ -180,11 +186,24 @@ def _messages(inbox: Any) -> Iterator[ParsedMessage]:
             return
 
 
-def _worker(source_id: int, inbox: Any, results: Any, batch_size: int | None) -> None:
+def _worker(
+    source_id: int,
+    inbox: Any,
+    results: Any,
+    batch_size: int | None,
+    transform_text: Callable[[str], str] | None = None,
+    write_lock: Any = None,
+) -> None:
     _die_with_parent()
     try:
         source = Source.objects.get(id=source_id)
-        writer = ArchiveWriter(source, batch_size=batch_size, on_progress=lambda n: results.put(("progress", n)))
+        writer = ArchiveWriter(
+            source,
+            batch_size=batch_size,
+            on_progress=lambda n: results.put(("progress", n)),
+            transform_text=transform_text,
+            write_lock=write_lock,
+        )
         writer.begin()
         while True:
             item = inbox.get()

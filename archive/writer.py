@@ -21,6 +21,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -87,6 +88,7 @@ class ArchiveWriter:
         batch_size: int | None = None,
         on_progress: Callable[[int], None] | None = None,
         transform_text: Callable[[str], str] | None = None,
+        write_lock: AbstractContextManager[Any] | None = None,
     ) -> None:
         self.source = source
         self.vault = vault or get_vault()
@@ -95,6 +97,10 @@ class ArchiveWriter:
         # Redaction at ingest (irreversible) plugs in here: the original never reaches the vault.
         self.transform_text = transform_text
         self.summary = WriteSummary()
+        # Parallel writers on SQLite take turns through this lock (an OS lock wakes the next
+        # writer at once, where SQLite's busy handler sleeps and retries), so one writer's
+        # commit overlaps the others' CPU work instead of their back-off sleeps.
+        self._write_lock = write_lock or nullcontext()
         self._deks: dict[str, tuple[int, AESGCM]] = {}
         self._month_keys: dict[tuple[int | None, int], tuple[int, AESGCM]] = {}
         self._pending_keys: list[NewDataKey] = []
@@ -161,7 +167,7 @@ class ArchiveWriter:
     # -- conversations and participants ---------------------------------------------------------
     def _upsert_conversation(self, conv: ParsedConversation) -> int:
         dedup = self.vault.keyed_hash(b"conversation", conv.platform, conv.thread_id)
-        with transaction.atomic():
+        with self._write_lock, transaction.atomic():
             existing = Conversation.objects.filter(dedup_key=dedup).first()
             if existing is None:
                 conv_obj = Conversation(platform=conv.platform, dedup_key=dedup, kind=str(conv.kind))
@@ -202,7 +208,7 @@ class ArchiveWriter:
             if p.is_owner and self.source.owner_id:
                 row.subject_id = self.source.owner_id
             try:
-                with transaction.atomic():
+                with self._write_lock, transaction.atomic():
                     DataKey.objects.create(
                         id=new.id, scope=new.scope, participant_id=row.id, kwk_id=new.kwk_id, wrapped=new.wrapped
                     )
@@ -274,10 +280,11 @@ class ArchiveWriter:
     def _tokenizer(self, month: int) -> index.Tokenizer:
         tok = self._tokenizers.get(month)
         if tok is None:
-            if month not in self._months:
-                index.ensure_partition(month)
-                self._months.add(month)
-            tok = index.tokenizer_for(self.vault, month, create=True)
+            with self._write_lock:
+                if month not in self._months:
+                    index.ensure_partition(month)
+                    self._months.add(month)
+                tok = index.tokenizer_for(self.vault, month, create=True)
             assert tok is not None
             self._tokenizers[month] = tok
         return tok
@@ -368,7 +375,7 @@ class ArchiveWriter:
 
     def _commit(self) -> None:
         if self._rows or self._pending_keys:
-            with transaction.atomic():
+            with self._write_lock, transaction.atomic():
                 self._write_keys()
                 self._insert_messages(self._rows)
                 if self._attachments:
@@ -380,8 +387,9 @@ class ArchiveWriter:
             self.summary.attachments += len(self._attachments)
         self._rows, self._postings, self._attachments = [], {}, []
         self._pending_dedup, self._pending_ids, self._pending_platform_ids = set(), set(), {}
-        for conv_id in self._stale_conversations:
-            self._update_conversation_stats(conv_id)
+        with self._write_lock:
+            for conv_id in self._stale_conversations:
+                self._update_conversation_stats(conv_id)
         self._stale_conversations = set()
         self._progress()
 
@@ -540,9 +548,9 @@ class ArchiveWriter:
         sealed = Vault.seal(new.aead, new.id, "blob", blob.id, data)
         blob.storage_name = self._blobs.save(f"{hexname[:2]}/{hexname[2:4]}/{hexname}", ContentFile(sealed))
         blob.dek_id = new.id
-        self._write_keys()
         try:
-            with transaction.atomic():
+            with self._write_lock, transaction.atomic():
+                self._write_keys()
                 blob.save(force_insert=True)
         except IntegrityError:  # a parallel worker stored the same bytes first
             self._blobs.delete(blob.storage_name)

@@ -116,3 +116,43 @@ class ConsentConflictAdmin(_ReadOnly):
 class ErasureRequestAdmin(_ReadOnly):
     list_display = ("id", "subject", "state", "two_person", "requested_by", "approved_by", "executed_at")
     list_filter = ("state", "two_person")
+
+
+# --- Redaction (issue 4): configuration only, no message content ---------------------------------
+
+from compliance.redaction_models import RedactionPolicy, RedactionRule, RedactionToken, SourceRedaction  # noqa: E402
+
+
+@admin.register(RedactionRule)
+class RedactionRuleAdmin(admin.ModelAdmin):
+    list_display = ("name", "type", "enabled", "case_sensitive", "context_window", "updated_at")
+    list_filter = ("enabled", "type")
+    search_fields = ("name", "type")
+    readonly_fields = ("created_at", "updated_at")
+
+
+class SourceRedactionInline(admin.TabularInline):
+    model = SourceRedaction
+    extra = 0
+    fields = ("source", "created_at")
+    readonly_fields = ("created_at",)
+    raw_id_fields = ("source",)
+
+
+@admin.register(RedactionPolicy)
+class RedactionPolicyAdmin(admin.ModelAdmin):
+    list_display = ("name", "default_mode", "apply_at_ingest", "use_for_viewing", "updated_at")
+    list_filter = ("apply_at_ingest", "use_for_viewing", "default_mode")
+    search_fields = ("name",)
+    filter_horizontal = ("rules",)
+    readonly_fields = ("created_at", "updated_at")
+    inlines = [SourceRedactionInline]
+
+
+@admin.register(RedactionToken)
+class RedactionTokenAdmin(_ReadOnly):
+    """Which tokens exist (for audits of ingest redaction); the sealed original is never shown."""
+
+    list_display = ("token_id", "type", "source", "created_at")
+    list_filter = ("type",)
+    exclude = ("original_ct", "dek_id")

@@ -122,3 +122,4 @@ class Purpose(models.Model):
 
 from compliance.engine_models import *  # noqa: E402,F403
 from compliance.exports.models import *  # noqa: E402,F403
+from compliance.redaction_models import *  # noqa: E402,F403

@@ -69,6 +69,7 @@ INSTALLED_APPS = [
     "accounts",
     "archive",
     "compliance",
+    "dmvault.ops",  # operations: health, metrics, backup/restore, SSO, the erasure ledger (issue 10)
     "dmvault.ui",
 ]
 
@@ -122,7 +123,8 @@ USE_I18N = True
 USE_TZ = True
 
 STATIC_URL = "static/"
-STATIC_ROOT = DATA_DIR / "static"
+# Containers collect static files at build time, outside the data volume (Dockerfile).
+STATIC_ROOT = Path(env_str("DMVAULT_STATIC_ROOT", str(DATA_DIR / "static")))
 
 # Attachment blobs and encrypted evidence go through Django's storage API, so an S3-compatible
 # store (django-storages) can replace the local folder by configuration alone.
@@ -152,6 +154,8 @@ DMVAULT_KEYRING_PATH = Path(env_str("DMVAULT_KEYRING_PATH", str(DATA_DIR / "keys
 DMVAULT_KEYRING_AUTOCREATE = env_bool("DMVAULT_KEYRING_AUTOCREATE", default=not PRODUCTION)
 # Accent folding in the blind index (é matches e). Changing it needs a re-index.
 DMVAULT_INDEX_FOLD_ACCENTS = env_bool("DMVAULT_INDEX_FOLD_ACCENTS", default=True)
+# Largest accepted upload (bytes); a reverse proxy's body-size limit applies too.
+DMVAULT_UPLOAD_MAX_BYTES = env_int("DMVAULT_UPLOAD_MAX_BYTES", 20 * 1024**3, minimum=1024)
 # Prefix tokens (3-8 characters) so `budg*` can be searched: about 4 extra postings per word,
 # and more leakage to a database thief (correlated tokens per word). Off by default.
 DMVAULT_INDEX_PREFIXES = env_bool("DMVAULT_INDEX_PREFIXES", default=False)
@@ -161,7 +165,11 @@ DMVAULT_ERASURE_TWO_PERSON = env_bool("DMVAULT_ERASURE_TWO_PERSON", default=Fals
 # What ingest does with new messages of subjects who refused archiving: drop or redact.
 DMVAULT_CONSENT_INGEST_ACTION = env_choice("DMVAULT_CONSENT_INGEST_ACTION", ("drop", "redact"), "drop")
 # Worker processes that write an import's conversations in parallel (1 = in the calling process).
-DMVAULT_WRITE_WORKERS = env_int("DMVAULT_WRITE_WORKERS", 2, minimum=1)
+# Default: 1 on SQLite, where a second writer connection keeps invalidating the first one's page
+# cache and measured 2.8x slower; 2 on PostgreSQL, which takes concurrent COPY streams.
+DMVAULT_WRITE_WORKERS = env_int(
+    "DMVAULT_WRITE_WORKERS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 2, minimum=1
+)
 
 # --- Background jobs --------------------------------------------------------------------------
 DMVAULT_REDIS_URL = env_str("DMVAULT_REDIS_URL")
@@ -169,7 +177,12 @@ Q_CLUSTER: dict[str, object] = {
     "name": "dmvault",
     "workers": env_int("DMVAULT_WORKERS", 2, minimum=1),
     "timeout": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10),
-    "retry": env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10) + 60,
+    # A job not acknowledged this long after it was taken (its worker died) is handed out again.
+    # Must exceed the timeout plus the time prefetched jobs wait behind a running one (queue_limit).
+    "retry": env_int(
+        "DMVAULT_JOB_RETRY", 3 * env_int("DMVAULT_JOB_TIMEOUT", 3600, minimum=10) + 60, minimum=11
+    ),
+    "queue_limit": env_int("DMVAULT_WORKERS", 2, minimum=1),  # prefetch at most one job per worker
     "max_attempts": 3,
     "save_limit": 1000,
     "catch_up": False,
@@ -177,6 +190,9 @@ Q_CLUSTER: dict[str, object] = {
 }
 if DMVAULT_REDIS_URL:
     Q_CLUSTER["redis"] = DMVAULT_REDIS_URL
+    # django-q2's stock Redis broker drops a job whose worker dies (BLPOP, no acknowledgement);
+    # this one leases jobs and hands them out again after ``retry`` (dmvault/ops/broker.py).
+    Q_CLUSTER["broker_class"] = "dmvault.ops.broker.ReliableRedisBroker"
 else:
     Q_CLUSTER["orm"] = "default"
 
@@ -247,15 +263,72 @@ if PRODUCTION:
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line; exception messages are left out (they can quote input).
+        "json": {"()": "dmvault.ops.logging.JsonFormatter"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "console": {
+            "class": "logging.StreamHandler",
+            "formatter": env_choice(
+                "DMVAULT_LOG_FORMAT", ("plain", "json"), "json" if PRODUCTION else "plain"
+            ),
+        },
         "file": {
             "class": "logging.FileHandler",
             "filename": str(DATA_DIR / "dmvault.log"),
-            "formatter": "plain",
+            "formatter": env_choice(
+                "DMVAULT_LOG_FORMAT", ("plain", "json"), "json" if PRODUCTION else "plain"
+            ),
         },
     },
     "root": {"handlers": ["console", "file"], "level": env_str("DMVAULT_LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# --- Operations (issue 10; docs/OPERATIONS.md) ----------------------------------------------------
+# Erasures and retention runs are also appended here, outside the database, so `restore` can
+# replay what happened after a backup was taken (dmvault/ops/ledger.py). Keep it off the database
+# volume and out of database backups, like the keyring.
+DMVAULT_LEDGER_PATH = Path(env_str("DMVAULT_LEDGER_PATH", str(DATA_DIR / "ledger" / "erasure-ledger.jsonl")))
+# /metrics answers only with `Authorization: Bearer <token>`; empty: /metrics is off (404).
+DMVAULT_METRICS_TOKEN = env_secret("DMVAULT_METRICS_TOKEN")
+# OpenID Connect single sign-on (dmvault/ops/sso.py): on when the client id and the four
+# endpoints are set; a half configuration fails the system check dmvault.ops.E001.
+DMVAULT_OIDC_CLIENT_ID = env_str("DMVAULT_OIDC_CLIENT_ID")
+DMVAULT_OIDC_CLIENT_SECRET = env_secret("DMVAULT_OIDC_CLIENT_SECRET")
+DMVAULT_OIDC_AUTHORIZATION_ENDPOINT = env_str("DMVAULT_OIDC_AUTHORIZATION_ENDPOINT")
+DMVAULT_OIDC_TOKEN_ENDPOINT = env_str("DMVAULT_OIDC_TOKEN_ENDPOINT")
+DMVAULT_OIDC_USERINFO_ENDPOINT = env_str("DMVAULT_OIDC_USERINFO_ENDPOINT")
+DMVAULT_OIDC_JWKS_ENDPOINT = env_str("DMVAULT_OIDC_JWKS_ENDPOINT")
+DMVAULT_OIDC_SIGN_ALGO = env_choice("DMVAULT_OIDC_SIGN_ALGO", ("RS256", "ES256", "HS256"), "RS256")
+DMVAULT_OIDC_GROUPS_CLAIM = env_str("DMVAULT_OIDC_GROUPS_CLAIM", "groups")
+# JSON object: provider group -> DMVault role; a user in none of the groups cannot log in.
+DMVAULT_OIDC_ROLE_MAP = env_str("DMVAULT_OIDC_ROLE_MAP", "{}")
+DMVAULT_OIDC_ENABLED = all(
+    (
+        DMVAULT_OIDC_CLIENT_ID,
+        DMVAULT_OIDC_AUTHORIZATION_ENDPOINT,
+        DMVAULT_OIDC_TOKEN_ENDPOINT,
+        DMVAULT_OIDC_USERINFO_ENDPOINT,
+        DMVAULT_OIDC_JWKS_ENDPOINT,
+    )
+)
+AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+if DMVAULT_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("dmvault.ops.sso.RoleMappingOIDCBackend")
+# mozilla-django-oidc reads these names.
+OIDC_RP_CLIENT_ID = DMVAULT_OIDC_CLIENT_ID
+OIDC_RP_CLIENT_SECRET = DMVAULT_OIDC_CLIENT_SECRET
+OIDC_OP_AUTHORIZATION_ENDPOINT = DMVAULT_OIDC_AUTHORIZATION_ENDPOINT
+OIDC_OP_TOKEN_ENDPOINT = DMVAULT_OIDC_TOKEN_ENDPOINT
+OIDC_OP_USER_ENDPOINT = DMVAULT_OIDC_USERINFO_ENDPOINT
+OIDC_OP_JWKS_ENDPOINT = DMVAULT_OIDC_JWKS_ENDPOINT
+OIDC_RP_SIGN_ALGO = DMVAULT_OIDC_SIGN_ALGO
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_USE_PKCE = True
+OIDC_STORE_ID_TOKEN = False
+LOGIN_REDIRECT_URL = "/"
+LOGIN_REDIRECT_URL_FAILURE = "/login/?sso=failed"
+LOGOUT_REDIRECT_URL = "/login/"

@@ -11,5 +11,6 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("health/", health, name="health"),
     path("api/", include("dmvault.api.urls")),  # /api/v1/…, /api/schema/, /api/docs/
+    path("", include("dmvault.ops.urls")),  # /health/live, /health/ready, /metrics, /oidc/… (dmvault/ops/)
     path("", include("dmvault.ui.urls")),  # the review UI (dmvault/ui/)
 ]

@@ -18,6 +18,7 @@ from archive.reading import OpenedMessage, open_messages
 from archive.search.engine import find_ids
 from archive.vault import KeyDestroyed, Vault, get_vault
 from archive.vault.blind_index import query_terms
+from compliance.redaction_service import PresentedMessage, Viewer, redact_for_viewer
 
 
 class NoSearchableTerms(ValueError):
@@ -110,8 +111,16 @@ def conversation_exists(pk: int) -> bool:
 # --- messages -------------------------------------------------------------------------------
 
 
+def _opened(ids: list[int], viewer: Viewer | None) -> list[OpenedMessage]:
+    """Open the messages and, for a viewer, apply the redaction view policy of their role."""
+    opened = open_messages(ids)
+    if viewer is None:
+        return opened
+    return list(redact_for_viewer(opened, viewer.user, viewer.purpose))
+
+
 def message_dict(m: OpenedMessage) -> dict[str, Any]:
-    return {
+    out = {
         "id": str(m.id),
         "conversation_id": str(m.conversation_id),
         "sender_id": str(m.sender_id) if m.sender_id is not None else None,
@@ -127,10 +136,13 @@ def message_dict(m: OpenedMessage) -> dict[str, Any]:
         "share_url": m.share_url,
         "call_duration_s": m.call_duration_s,
     }
+    if isinstance(m, PresentedMessage) and m.redactions:
+        out["redactions"] = m.redactions
+    return out
 
 
 def conversation_messages(
-    conversation_id: int, after: int | None, limit: int
+    conversation_id: int, after: int | None, limit: int, *, viewer: Viewer | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Oldest first; ``after`` is the last id of the previous page."""
     qs = Message.objects.filter(conversation_id=conversation_id).order_by("id")
@@ -139,7 +151,7 @@ def conversation_messages(
     ids = list(qs.values_list("id", flat=True)[: limit + 1])
     more = len(ids) > limit
     ids = ids[:limit]
-    return [message_dict(m) for m in open_messages(ids)], (ids[-1] if more else None)
+    return [message_dict(m) for m in _opened(ids, viewer)], (ids[-1] if more else None)
 
 
 @dataclass
@@ -153,7 +165,7 @@ class MessageWithContext:
         return 1 + len(self.before) + len(self.after)
 
 
-def message_with_context(pk: int, context: int) -> MessageWithContext | None:
+def message_with_context(pk: int, context: int, *, viewer: Viewer | None = None) -> MessageWithContext | None:
     row = Message.objects.filter(pk=pk).values("id", "conversation_id").first()
     if row is None:
         return None
@@ -166,7 +178,7 @@ def message_with_context(pk: int, context: int) -> MessageWithContext | None:
     after = (
         list(conv.filter(id__gt=pk).order_by("id").values_list("id", flat=True)[:context]) if context else []
     )
-    opened = {m.id: message_dict(m) for m in open_messages([*before, pk, *after])}
+    opened = {m.id: message_dict(m) for m in _opened([*before, pk, *after], viewer)}
     if pk not in opened:
         return None
     return MessageWithContext(
@@ -177,7 +189,9 @@ def message_with_context(pk: int, context: int) -> MessageWithContext | None:
 # --- search ---------------------------------------------------------------------------------
 
 
-def search_page(q: str, limit: int, cursor: int | None) -> tuple[list[dict[str, Any]], int | None]:
+def search_page(
+    q: str, limit: int, cursor: int | None, *, viewer: Viewer | None = None
+) -> tuple[list[dict[str, Any]], int | None]:
     """Messages containing every word of ``q``, newest first. ``cursor`` is the last id seen.
 
     For now: words only (blind index AND). The full query language replaces this function.
@@ -190,4 +204,4 @@ def search_page(q: str, limit: int, cursor: int | None) -> tuple[list[dict[str, 
     ids = find_ids(terms, limit=limit + 1, before_id=cursor)
     more = len(ids) > limit
     ids = ids[:limit]
-    return [message_dict(m) for m in open_messages(ids)], (ids[-1] if more else None)
+    return [message_dict(m) for m in _opened(ids, viewer)], (ids[-1] if more else None)

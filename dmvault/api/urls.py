@@ -2,13 +2,14 @@
 
 from django.urls import path, re_path
 
-from dmvault.api.views import archive, audit_log, docs, system, users
+from dmvault.api.views import archive, audit_log, docs, imports, keys, people, redaction, saved, system, users
 
 v1 = [
     path("health", system.HealthView.as_view(), name="health"),
     path("auth/token", system.TokenView.as_view(), name="auth-token"),
     path("purpose", system.PurposeView.as_view(), name="purpose"),
-    path("sources", archive.SourceListView.as_view(), name="sources"),
+    # GET lists (archive.SourceListView's behaviour); POST uploads (imports).
+    path("sources", imports.SourcesView.as_view(), name="sources"),
     path("sources/<int:pk>", archive.SourceDetailView.as_view(), name="source"),
     path("conversations", archive.ConversationListView.as_view(), name="conversations"),
     path(
@@ -22,6 +23,25 @@ v1 = [
     path("audit/verify", audit_log.AuditVerifyView.as_view(), name="audit-verify"),
     path("users", users.UserListView.as_view(), name="users"),
     path("users/<int:pk>/tokens", users.UserTokenView.as_view(), name="user-tokens"),
+    # Import jobs, people, saved searches, labels, keys (issue 7).
+    path("sources/<int:pk>/progress", imports.ImportProgressView.as_view(), name="source-progress"),
+    path("participants", people.ParticipantListView.as_view(), name="participants"),
+    path("subjects", people.SubjectListView.as_view(), name="subjects"),
+    path("subjects/<int:pk>/link", people.SubjectLinkView.as_view(), name="subject-link"),
+    path("subjects/<int:pk>/unlink", people.SubjectUnlinkView.as_view(), name="subject-unlink"),
+    path("saved-searches", saved.SavedSearchListView.as_view(), name="saved-searches"),
+    path("saved-searches/<int:pk>", saved.SavedSearchDetailView.as_view(), name="saved-search"),
+    path("saved-searches/<int:pk>/run", saved.SavedSearchRunView.as_view(), name="saved-search-run"),
+    path("labels", saved.LabelListView.as_view(), name="labels"),
+    path("keys", keys.KeyStatusView.as_view(), name="keys"),
+    path("keys/rotate-root", keys.KeyRotateRootView.as_view(), name="keys-rotate-root"),
+    path("keys/roll", keys.KeyRollView.as_view(), name="keys-roll"),
+    # Redaction rules, policies and reveal (issue 4).
+    path("redaction/rules", redaction.RuleListView.as_view(), name="redaction-rules"),
+    path("redaction/rules/<int:pk>", redaction.RuleDetailView.as_view(), name="redaction-rule"),
+    path("redaction/policies", redaction.PolicyListView.as_view(), name="redaction-policies"),
+    path("redaction/policies/<int:pk>", redaction.PolicyDetailView.as_view(), name="redaction-policy"),
+    path("messages/<int:pk>/reveal", redaction.MessageRevealView.as_view(), name="message-reveal"),
 ]
 
 app_name = "api"

@@ -74,11 +74,20 @@ def test_every_api_view_is_audited_and_declares_a_capability() -> None:
 
 def test_every_url_as_every_persona_is_checked_and_audited_once(personas, archive) -> None:
     declare_purpose(personas["officer"])
+    from archive.search.service import create_saved_search
+    from compliance.redaction_models import RedactionPolicy, RedactionRule
+    from compliance.subjects import create_subject
+
     ids = {
         "api/v1/sources/": archive.source.id,
         "api/v1/conversations/": archive.conversation.id,
         "api/v1/messages/": archive.message_ids[0],
         "api/v1/users/": personas["officer"].user.pk,
+        "api/v1/subjects/": create_subject("Walked subject").id,
+        "api/v1/saved-searches/": create_saved_search(personas["officer"].user, "walk", "keeper").id,
+        # issue 4: a redaction rule and policy (no message content)
+        "api/v1/redaction/rules/": RedactionRule.objects.create(name="walk", type="WALK", keywords=["x"]).id,
+        "api/v1/redaction/policies/": RedactionPolicy.objects.create(name="walk").id,
     }
     calls: list[tuple[str, str, str, Any]] = []
     for route, pattern in api_patterns():

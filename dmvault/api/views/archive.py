@@ -13,6 +13,7 @@ from dmvault.api import services
 from dmvault.api.audit import AuditedAPIView
 from dmvault.api.pagination import decode_cursor, int_param, limit_param, page
 from dmvault.api.purpose import active_purpose
+from dmvault.api.services import Viewer
 
 
 def _after(request: Request) -> int | None:
@@ -86,7 +87,8 @@ class ConversationMessagesView(AuditedAPIView):
         after, limit = _after(request), limit_param(request)
         if not services.conversation_exists(pk):
             raise NotFound()
-        items, last = services.conversation_messages(pk, after, limit)
+        viewer = Viewer(request.user, active_purpose(request))
+        items, last = services.conversation_messages(pk, after, limit, viewer=viewer)
         self.note.result_count = len(items)
         return Response(page(items, {"after": last} if last else None))
 
@@ -99,7 +101,9 @@ class MessageDetailView(AuditedAPIView):
 
     def get(self, request: Request, pk: int) -> Response:
         context = int_param(request, "context", 0, minimum=0, maximum=50)
-        found = services.message_with_context(pk, context)
+        found = services.message_with_context(
+            pk, context, viewer=Viewer(request.user, active_purpose(request))
+        )
         if found is None:
             raise NotFound()
         self.note.result_count = found.count
@@ -126,7 +130,8 @@ class SearchView(AuditedAPIView):
                 {"cursor": ["This cursor is invalid; use the 'next' value of a previous page."]}
             )
         try:
-            items, last = services.search_page(q, limit_param(request), before)
+            viewer = Viewer(request.user, active_purpose(request))
+            items, last = services.search_page(q, limit_param(request), before, viewer=viewer)
         except services.NoSearchableTerms as exc:
             raise ValidationError({"q": [str(exc)]}) from None
         self.note.result_count = len(items)

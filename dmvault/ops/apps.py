@@ -1,0 +1,14 @@
+from django.apps import AppConfig
+
+
+class OpsConfig(AppConfig):
+    name = "dmvault.ops"
+    label = "dmvault_ops"
+    verbose_name = "Operations"
+
+    def ready(self) -> None:
+        from dmvault.ops import checks, ledger, metrics
+
+        checks.register()
+        ledger.connect()
+        metrics.instrument_search()

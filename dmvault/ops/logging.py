@@ -1,0 +1,60 @@
+"""Structured logs: one JSON object per line, safe to ship to a log service.
+
+DMVault code logs only ids, counts and codes (never message content or identities). This
+formatter adds a second line of defence for what it cannot control:
+
+* an exception is logged as its type and the traceback's frames (file, line, function),
+  never its message, since exception messages can quote input (a bad export's text);
+* only whitelisted ``extra`` fields are copied (ids, counts, durations, codes);
+* the rendered message is cut to 1,000 characters.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import traceback
+from datetime import UTC, datetime
+from typing import Any
+
+SAFE_EXTRA = frozenset(
+    {
+        "request_id",
+        "route",
+        "status_code",
+        "method",
+        "duration_ms",
+        "task_id",
+        "task_name",
+        "source_id",
+        "count",
+        "code",
+        "job",
+    }
+)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the record
+            message = str(record.msg)
+        entry: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": message[:1000],
+            "process": record.process,
+        }
+        for key in SAFE_EXTRA:
+            value = record.__dict__.get(key)
+            if isinstance(value, (str, int, float, bool)) or (value is None and key in record.__dict__):
+                entry[key] = value
+        if record.exc_info and record.exc_info[0] is not None:
+            exc_type, _, tb = record.exc_info
+            entry["exception"] = {
+                "type": f"{exc_type.__module__}.{exc_type.__qualname__}",
+                "frames": [f"{f.filename}:{f.lineno}:{f.name}" for f in traceback.extract_tb(tb)][-15:],
+            }
+        return json.dumps(entry, ensure_ascii=False, default=str)
