@@ -168,7 +168,7 @@ DMVAULT_CONSENT_INGEST_ACTION = env_choice("DMVAULT_CONSENT_INGEST_ACTION", ("dr
 # Default: 1 on SQLite, where a second writer connection keeps invalidating the first one's page
 # cache and measured 2.8x slower; 2 on PostgreSQL, which takes concurrent COPY streams.
 DMVAULT_WRITE_WORKERS = env_int(
-    "DMVAULT_WRITE_WORKERS", 1 if DATABASES["default"]["ENGINE"].endswith("sqlite3") else 2, minimum=1
+    "DMVAULT_WRITE_WORKERS", 1 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3") else 2, minimum=1
 )
 
 # --- Background jobs --------------------------------------------------------------------------
