@@ -93,7 +93,7 @@ def parse_database_url(url: str, *, base_dir: Path) -> dict[str, object]:
                 # application crashes; IMMEDIATE avoids SQLITE_BUSY upgrades between workers.
                 "init_command": (
                     "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536; PRAGMA mmap_size=268435456;"
+                    "PRAGMA temp_store=MEMORY; PRAGMA cache_size=-65536;"
                 ),
                 "transaction_mode": "IMMEDIATE",
                 "timeout": 30,

@@ -1,8 +1,20 @@
-"""Single-core throughput benchmark of detection over corpus texts."""
+"""Single-core throughput benchmark of detection.
+
+Two mixes, one JSON line each (``python -m compliance.redaction.bench CORPUS``):
+
+* ``corpus``: the PII-dense evaluation corpus texts (nearly every message carries PII);
+* ``dm``: a realistic direct-message mix, synthetic chat sentences
+  (:meth:`archive.synthetic.Generator.sentence`, about 5% of which carry PII) with corpus
+  texts spliced in at ``corpus_share`` (5% by default).
+
+Rates are messages per second of CPU time (``time.process_time``, best round: the machine
+may be shared) and, for reference, of wall-clock time.
+"""
 
 from __future__ import annotations
 
 import json
+import random
 import time
 from collections.abc import Iterator, Sequence
 
@@ -12,6 +24,23 @@ from .detectors import Redactor
 def load_texts(path: str) -> list[str]:
     with open(path, encoding="utf-8") as f:
         return [json.loads(line)["text"] for line in f if line.strip()]
+
+
+def dm_mix(
+    corpus_texts: Sequence[str], n: int = 20_000, seed: int = 11, corpus_share: float = 0.05
+) -> list[str]:
+    """``n`` messages: synthetic DM sentences, with corpus texts at ``corpus_share``."""
+    from archive.synthetic import Generator  # plain Python, no Django set-up needed
+
+    gen = Generator(seed=seed)
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        if corpus_texts and rnd.random() < corpus_share:
+            out.append(rnd.choice(corpus_texts))
+        else:
+            out.append(gen.sentence())
+    return out
 
 
 def bench(
@@ -38,7 +67,22 @@ def bench(
             "cpu_s": round(cpu, 3),
             "wall_s": round(wall, 3),
             "messages_per_s": round(n / cpu if cpu else 0.0, 1),
+            "messages_per_s_wall": round(n / wall if wall else 0.0, 1),
         }
+
+
+def summarize(mix: str, rows: Sequence[dict]) -> dict:
+    """One figure per mix: the best round (least CPU time), plus every round's CPU rate."""
+    best = min(rows, key=lambda r: r["cpu_s"])
+    return {
+        "mix": mix,
+        "messages": best["messages"],
+        "cpu_s": best["cpu_s"],
+        "wall_s": best["wall_s"],
+        "messages_per_s": best["messages_per_s"],
+        "messages_per_s_wall": best["messages_per_s_wall"],
+        "rounds_messages_per_s": [r["messages_per_s"] for r in rows],
+    }
 
 
 def main(argv=None) -> None:
@@ -48,9 +92,18 @@ def main(argv=None) -> None:
     ap.add_argument("corpus")
     ap.add_argument("--min-messages", type=int, default=100_000)
     ap.add_argument("--rounds", type=int, default=3)
+    ap.add_argument("--dm-messages", type=int, default=20_000, help="distinct messages in the DM mix")
+    ap.add_argument("--dm-corpus-share", type=float, default=0.05)
+    ap.add_argument("--seed", type=int, default=11)
     a = ap.parse_args(argv)
-    for row in bench(load_texts(a.corpus), a.min_messages, a.rounds):
-        print(json.dumps(row), flush=True)
+    corpus = load_texts(a.corpus)
+    mixes = {
+        "corpus": corpus,
+        "dm": dm_mix(corpus, a.dm_messages, a.seed, a.dm_corpus_share),
+    }
+    for mix, texts in mixes.items():
+        rows = list(bench(texts, a.min_messages, a.rounds))
+        print(json.dumps(summarize(mix, rows)), flush=True)
 
 
 if __name__ == "__main__":

@@ -97,6 +97,16 @@ def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.
     return [m for ws, we, nd in pre[1] if nd >= min_digits for m in rx.finditer(text, ws, we)]
 
 
+def _scan_any(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> bool:
+    """``bool(_scan(rx, text, pre, min_digits))``, stopping at the first match."""
+    if pre[2] < min_digits:
+        return False
+    for ws, we, nd in pre[1]:  # noqa: SIM110 - a plain loop is cheaper than any() over a generator
+        if nd >= min_digits and rx.search(text, ws, we) is not None:
+            return True
+    return False
+
+
 def _ctx_before(lower: str, start: int, n: int = 40) -> str:
     return lower[max(0, start - n) : start]
 
@@ -125,6 +135,30 @@ def _anyof(words: Iterable[str]) -> Callable[..., re.Match[str] | None]:
     """``_anyof(words)(s) is not None`` == ``any(w in s for w in words)``, as one scan of a
     prefix-factored (trie) alternation: far cheaper than a Python loop of ``in`` tests."""
     return re.compile(_trie_pattern(words)).search
+
+
+# Letters by (rough) frequency in chat text, most frequent first; any other character (upper
+# case, accents, "_", "-", ":") counts as rarer than all of them. Digits, "." and space are common.
+_COMMON_CHARS = " .0123456789etaoinsrhldcumwfgypbvkjxqz"
+
+
+def _anyof_rare(words: Iterable[str]) -> Callable[[str], re.Match[str] | None]:
+    """Like :func:`_anyof` (``f(s) is not None`` == ``any(w in s for w in words)``) for whole
+    strings only (no ``pos`` argument: the look-behinds below may look before it). Each word is
+    matched from its rarest character, with a look-behind for the characters before it, so every
+    alternative starts with a literal and ``search`` skips the other characters in C instead of
+    trying the alternation at every position."""
+
+    def rank(c: str) -> int:
+        i = _COMMON_CHARS.find(c)
+        return len(_COMMON_CHARS) if i < 0 else i
+
+    alts = []
+    for w in sorted(set(words)):
+        k = max(range(len(w)), key=lambda j: (rank(w[j]), -j))
+        head = "(?<=" + re.escape(w[: k + 1]) + ")" if k else ""
+        alts.append(re.escape(w[k]) + head + re.escape(w[k + 1 :]))
+    return re.compile("|".join(alts)).search
 
 
 def _any_in(s: str, words: Iterable[str]) -> bool:
@@ -495,6 +529,11 @@ def _iban_candidates(text: str, pre: Pre) -> Iterator[re.Match[str]]:
             yield m
 
 
+# The country's length of alphanumerics after "CCdd", single spaces allowed between them: the
+# character walk (skip one space, stop at two or at anything not ASCII-alphanumeric) as a regex.
+_IBAN_BODY: dict[int, re.Pattern[str]] = {}
+
+
 def detect_iban(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
@@ -506,25 +545,16 @@ def detect_iban(text, lower, ctx, pre=None, out=None):
         # walk the characters until we have the country's length
         need = length - 4
         s = m.start()
-        i = m.start(2)
-        got: list[str] = []
-        while i < len(text) and len(got) < need:
-            ch = text[i]
-            if ch == " ":
-                if i + 1 < len(text) and text[i + 1] == " ":
-                    break
-                i += 1
-                continue
-            if not ch.isalnum() or not ch.isascii():
-                break
-            got.append(ch)
-            i += 1
-        if len(got) != need:
+        body = _IBAN_BODY.get(need)
+        if body is None:
+            body = _IBAN_BODY[need] = re.compile(rf"(?: ?[A-Za-z0-9]){{{need}}}")
+        bm = body.match(text, m.start(2))
+        if bm is None:
             continue
-        end = i
+        end = bm.end()
         if end < len(text) and text[end].isalnum() and text[end - 1] != " ":
             continue  # glued to more characters: not this IBAN
-        compact = (m.group(1) + "".join(got)).upper()
+        compact = (m.group(1) + bm.group(0).replace(" ", "")).upper()
         if not compact[2:4].isdigit() or not iban_mod97_ok(compact):
             continue
         out.append(Finding(s, end, IBAN, "iban_mod97", 0.99))
@@ -630,7 +660,7 @@ _NID_RULES = [
 
 
 _NID_ALL_WORDS = tuple(sorted({w for _rx, _n, ws in _NID_RULES if ws for w in ws}))
-_NID_ANY = _anyof(_NID_ALL_WORDS)
+_NID_ANY = _anyof_rare(_NID_ALL_WORDS)
 _NID_WORDS_ANY = {ws: _anyof(ws) for _rx, _n, ws in _NID_RULES if ws}
 _NID_CF_GATE = re.compile(r"\d\d[A-Za-z]\d\d[A-Za-z]\d\d\d")
 
@@ -647,13 +677,14 @@ def detect_national_id(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
     global _VALIDATORS
+    if pre is None:
+        pre = prepass(text)
     any_ctx = _NID_ANY(lower) is not None
-    if not any_ctx and _NID_CF_GATE.search(text) is None:
+    # (the gate's digits are runs one letter apart: one number window holds a match)
+    if not any_ctx and not _scan_any(_NID_CF_GATE, text, pre, 7):
         return out
     if _VALIDATORS is None:
         _VALIDATORS = _stdnum_validators()
-    if pre is None:
-        pre = prepass(text)
     for rx, names, words in _NID_RULES:
         if words is None:
             matches: Iterable[re.Match[str]] = rx.finditer(text)  # letters and digits: whole text
@@ -883,7 +914,7 @@ _VENDOR_GATE = {
     "basic_auth_url": ("://",),
 }
 _VENDOR_GATE_FLAT = tuple((g, name) for name, gates in _VENDOR_GATE.items() for g in gates)
-_VENDOR_ANY = _anyof(g for g, _name in _VENDOR_GATE_FLAT)
+_VENDOR_ANY = _anyof_rare(g for g, _name in _VENDOR_GATE_FLAT)
 
 # generic "key/token/secret: <high-entropy value>"
 _KEYWORD_TOKEN = re.compile(
@@ -1105,9 +1136,9 @@ _KEYWORD_STARTS = (
     "private",
     "bearer",
 )
-_KEYWORD_ANY = _anyof(_KEYWORD_STARTS)
+_KEYWORD_ANY = _anyof_rare(_KEYWORD_STARTS)
 _PIN_GATES = ("pin", "code", "códig", "codig")
-_PIN_ANY = _anyof(_PIN_GATES)
+_PIN_ANY = _anyof_rare(_PIN_GATES)
 _PIN_STARTS = (
     "pin",
     "code",
@@ -1123,28 +1154,30 @@ _PIN_STARTS = (
 )
 
 
-_PW_ANY = _anyof(
-    (
-        "pw",
-        "pas",
-        "asw",
-        "ssw",
-        "swor",
-        "wort",
-        "wacht",
-        "woord",
-        "mdp",
-        "contra",
-        "clave",
-        "senh",
-        "snh",
-        "kennw",
-        "passe",
-        "token",
-        "login",
-        "pwd",
-    )
+_PW_GATES = (
+    "pw",
+    "pas",
+    "asw",
+    "ssw",
+    "swor",
+    "wort",
+    "wacht",
+    "woord",
+    "mdp",
+    "contra",
+    "clave",
+    "senh",
+    "snh",
+    "kennw",
+    "passe",
+    "token",
+    "login",
+    "pwd",
 )
+_PW_ANY = _anyof_rare(_PW_GATES)
+# one scan: does the message hold the head of any chat-level secret (keyword token,
+# password word, PIN)? (the three gates below are each necessary for their part)
+_CHAT_SECRET_ANY = _anyof_rare(_KEYWORD_STARTS + _PW_GATES + _PIN_GATES)
 
 
 def _positions(lower: str, words: Iterable[str]) -> list[int]:
@@ -1167,7 +1200,7 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
         gated = {name for gate, name in _VENDOR_GATE_FLAT if gate in text}
         if "@" not in text:
             gated.discard("basic_auth_url")  # scheme://user:password@host
-    for name, rx in _VENDOR:
+    for name, rx in _VENDOR if gated else ():
         if name in gated:
             for m in rx.finditer(text):
                 s, e = m.span(1) if name == "basic_auth_url" else m.span()
@@ -1175,14 +1208,15 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 if name == "github_token":
                     conf = 0.99 if github_crc_ok(m.group(0)) else 0.85
                 out.append(Finding(s, e, SECRET, name, conf))
-    if _KEYWORD_ANY(lower) is not None:
+    chat = _CHAT_SECRET_ANY(lower) is not None
+    if chat and _KEYWORD_ANY(lower) is not None:
         for m in _anchored(_KEYWORD_TOKEN, text, _positions(lower, _KEYWORD_STARTS)):
             v = m.group(1).rstrip(".,;:!?")
             if len(v) >= 16 and _entropy_ok(v):
                 s = m.start(1)
                 out.append(Finding(s, s + len(v), SECRET, "keyword_token", 0.85))
     # (a password word within one typo: each such word contains one of these)
-    if _PW_ANY(lower) is not None and _PW_WORDS.any_member(_TOKWORD.findall(lower)):
+    if chat and _PW_ANY(lower) is not None and _PW_WORDS.any_member(_TOKWORD.findall(lower)):
         seen_end = -1
         for km in _TOKWORD.finditer(lower):
             w = km.group(0)
@@ -1211,7 +1245,7 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 continue
             seen_end = s + len(v)
             out.append(Finding(s, s + len(v), SECRET, "chat_password", 0.85))
-    if (pre or prepass(text))[2] >= 4 and _PIN_ANY(lower) is not None:
+    if chat and (pre or prepass(text))[2] >= 4 and _PIN_ANY(lower) is not None:
         for m in _anchored(_PIN, text, _positions(lower, _PIN_STARTS)):
             before = _ctx_before(lower, m.start(), 16)
             if _PIN_NEG_ANY(before) is not None:
@@ -1438,7 +1472,7 @@ _DOB_GATES = (
     "aniversário",
     "anniversaire",
 )
-_DOB_ANY = _anyof(_DOB_GATES)
+_DOB_ANY = _anyof_rare(_DOB_GATES)
 
 
 def detect_dob(text, lower, ctx, pre=None, out=None):
@@ -1447,7 +1481,7 @@ def detect_dob(text, lower, ctx, pre=None, out=None):
     # every date form holds "d[./-]d[./-]d" or a 19xx/20xx year: a cheap necessary condition
     if pre is None:
         pre = prepass(text)
-    if not _scan(_DATE_CHEAP, text, pre, 2):
+    if not _scan_any(_DATE_CHEAP, text, pre, 2):
         return out
     if _DOB_ANY(lower) is not None:
         ends = [m.end() for m in _anchored(_DOB_CTX_LOWER, lower, _positions(lower, _DOB_STARTS))]
@@ -1570,7 +1604,7 @@ _EN_GATE = re.compile(r"\d[A-Za-z]?,?\s+[A-Z0-9]")
 _DE_SUFFIXES = tuple(_DE_SUFFIX.replace("\\", "").split("|"))
 _DE_LEADS = ("Am", "An", "Im", "In", "Auf", "Zum", "Zur", "Unter")
 _IB_LITERALS = tuple(_IB_TYPES.replace("\\", "").split("|"))
-_IB_ANY = _anyof(_IB_LITERALS)
+_IB_ANY = _anyof_rare(_IB_LITERALS)
 _ADDR_DOT_END = re.compile(r"(?:St|Ave|Rd|Dr|Ln|Blvd|str|Dto|Esq|Av|Pl|Ct)\.$")
 
 
@@ -1694,6 +1728,8 @@ def name_sets() -> dict[str, frozenset[str]]:
         _NAME_SETS["last"] = _load_names("last_names.txt")
         _NAME_SETS["last_amb"] = _load_names("last_names_ambiguous.txt")
         _NAME_SETS["nameish"] = _NAME_SETS["first"] | _NAME_SETS["first_amb"]
+        # every word that can make a neighbouring word a name candidate (see detect_person)
+        _NAME_SETS["_cand"] = _NAME_SETS["nameish"] | _NAME_SETS["last"] | _STRONG_LAST
     return _NAME_SETS
 
 
@@ -2056,9 +2092,22 @@ def _reversed_phrase_rx(phrases: Sequence[str], bare: Sequence[str], ws: str) ->
     """Matches, at position 0 of the *reversed* text before a word, trailing whitespace then one
     of ``phrases`` starting on a word boundary (or one of ``bare``, no boundary needed). An
     anchored match on the reversed string is much cheaper than ``search(... $)`` on the original."""
-    alts = sorted((re.escape(p[::-1]) + r"(?!\w)" for p in phrases), key=len, reverse=True)
-    alts += [re.escape(p[::-1]) for p in bare]
-    return re.compile(ws + "(?:" + "|".join(alts) + ")", re.IGNORECASE)
+    # Only ``match(...) is not None`` is used, so the alternatives may be prefix-factored into a
+    # trie (a flat alternation of ~150 phrases is tried one by one at every call).
+    trie: dict = {}
+    for p, bounded in [(p, True) for p in phrases] + [(p, False) for p in bare]:
+        node = trie
+        for ch in p[::-1]:
+            node = node.setdefault(ch, {})
+        node[""] = node.get("", True) and bounded  # an unbounded end accepts more
+
+    def build(node: dict) -> str:
+        alts = [re.escape(ch) + build(sub) for ch, sub in sorted(node.items()) if ch]
+        if "" in node:
+            alts.append(r"(?!\w)" if node[""] else "")
+        return alts[0] if len(alts) == 1 else "(?:" + "|".join(alts) + ")"
+
+    return re.compile(ws + build(trie), re.IGNORECASE)
 
 
 # last word of every strong lead-in: a cheap set test before the reversed-phrase regex
@@ -2121,12 +2170,40 @@ def detect_person(text, lower, ctx, pre=None, out=None):
     sets = name_sets()
     first, first_amb, last = sets["first"], sets["first_amb"], sets["last"]
     nameish = sets["nameish"]
+    # Fast path (exact): a word can only start a name when it, its successor or its
+    # predecessor is in one of the word lists (or it holds "-" / "’"): one C-level word scan,
+    # one set test for the whole message, and the loop visits only those neighbourhoods.
+    ws = _WORD.findall(text)
+    joined = " ".join(ws).lower()
+    keys = joined.split(" ")  # == [w.lower() for w in ws] (case mapping never yields a space)
+    hits = sets["_cand"].intersection(keys)
+    if not hits and "-" not in joined and "’" not in joined:
+        return out
+    n = len(ws)
+    # the pre-check below passes word i only when: keys[i] in nameish / holds "-" or "’",
+    # keys[i + 1] in last, or keys[i - 1] in _STRONG_LAST and word i is capitalised; and a
+    # word in _NOT_NAMES or shorter than 2 characters is rejected right after it
+    cand: set[int] = set()
+    for idx, key in enumerate(keys):
+        if key in hits:
+            if key in nameish:
+                cand.add(idx)
+            if key in last and idx:
+                cand.add(idx - 1)
+            if key in _STRONG_LAST and idx + 1 < n and ws[idx + 1][0].isupper():
+                cand.add(idx + 1)
+        if "-" in key or "’" in key:
+            cand.add(idx)
+    todo = [c for c in sorted(cand) if len(ws[c]) >= 2 and ("’" in keys[c] or keys[c] not in _NOT_NAMES)]
+    if not todo:
+        return out
     words = list(_WORD.finditer(text))
-    keys = [m.group(0).lower() for m in words]
-    n = len(words)
     found: list[tuple[int, int]] = []
     i = 0
-    while i < n:
+    for ci in todo:
+        if ci < i:
+            continue
+        i = ci
         k = keys[i]
         # cheap pre-check (set look-ups): only words that could start a name go further
         if k not in nameish and "-" not in k and "’" not in k and not (i + 1 < n and keys[i + 1] in last):
