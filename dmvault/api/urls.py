@@ -2,7 +2,20 @@
 
 from django.urls import path, re_path
 
-from dmvault.api.views import archive, audit_log, docs, imports, keys, people, redaction, saved, system, users
+from dmvault.api.views import (
+    archive,
+    audit_log,
+    compliance,
+    docs,
+    exports,
+    imports,
+    keys,
+    people,
+    redaction,
+    saved,
+    system,
+    users,
+)
 
 v1 = [
     path("health", system.HealthView.as_view(), name="health"),
@@ -42,6 +55,30 @@ v1 = [
     path("redaction/policies", redaction.PolicyListView.as_view(), name="redaction-policies"),
     path("redaction/policies/<int:pk>", redaction.PolicyDetailView.as_view(), name="redaction-policy"),
     path("messages/<int:pk>/reveal", redaction.MessageRevealView.as_view(), name="message-reveal"),
+    # Compliance: retention, matters and holds, consent, subject access and erasure, exports (issue 7.5).
+    path("retention/policies", compliance.RetentionPolicyListView.as_view(), name="retention-policies"),
+    path(
+        "retention/policies/<int:pk>", compliance.RetentionPolicyDetailView.as_view(), name="retention-policy"
+    ),
+    path("retention/dry-run", compliance.RetentionDryRunView.as_view(), name="retention-dry-run"),
+    path("retention/run", compliance.RetentionRunView.as_view(), name="retention-run"),
+    path("matters", compliance.MatterListView.as_view(), name="matters"),
+    path("matters/<int:pk>", compliance.MatterDetailView.as_view(), name="matter"),
+    path("matters/<int:pk>/holds", compliance.MatterHoldView.as_view(), name="matter-holds"),
+    path("holds/<int:pk>/release", compliance.HoldReleaseView.as_view(), name="hold-release"),
+    path("subjects/<int:pk>/consent", compliance.SubjectConsentView.as_view(), name="subject-consent"),
+    path("subjects/<int:pk>/access", compliance.SubjectAccessView.as_view(), name="subject-access"),
+    path("subjects/<int:pk>/erasure", compliance.SubjectErasureView.as_view(), name="subject-erasure"),
+    path(
+        "erasure-requests/<int:pk>/approve", compliance.ErasureApproveView.as_view(), name="erasure-approve"
+    ),
+    path(
+        "erasure-requests/<int:pk>/execute", compliance.ErasureExecuteView.as_view(), name="erasure-execute"
+    ),
+    path("exports", exports.ExportListView.as_view(), name="exports"),
+    path("exports/<int:pk>", exports.ExportDetailView.as_view(), name="export"),
+    path("exports/<int:pk>/cancel", exports.ExportCancelView.as_view(), name="export-cancel"),
+    path("exports/<int:pk>/download", exports.ExportDownloadView.as_view(), name="export-download"),
 ]
 
 app_name = "api"
