@@ -38,11 +38,18 @@ def ensure_partition(month: int) -> None:
     from archive.models import PostingPartition
 
     suffix = " WITHOUT ROWID" if connection.vendor == "sqlite" else ""
-    with connection.cursor() as cur:
-        cur.execute(
-            f"CREATE TABLE IF NOT EXISTS {table(month)} "
-            f"(token BIGINT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (token, message_id)){suffix}"
-        )
+    ddl = (
+        f"CREATE TABLE IF NOT EXISTS {table(month)} "
+        f"(token BIGINT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (token, message_id)){suffix}"
+    )
+    try:
+        with transaction.atomic(), connection.cursor() as cur:
+            cur.execute(ddl)
+    except IntegrityError:
+        # Two writers creating the same month at once: PostgreSQL reports the race as a unique
+        # violation on its catalogue even with IF NOT EXISTS. The table exists now.
+        with connection.cursor() as cur:
+            cur.execute(ddl)
     try:
         with transaction.atomic():
             PostingPartition.objects.get_or_create(month=month)
