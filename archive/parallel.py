@@ -214,6 +214,8 @@ def _worker(
             writer.write_conversation(conv)
         results.put(("done", writer.finish().as_dict()))
     except Exception as exc:  # report the type only: a message could quote content
-        results.put(("error", type(exc).__name__))
+        diag = getattr(exc.__cause__, "diag", None)  # psycopg: names of the table and constraint only
+        where = f" ({diag.table_name}.{diag.constraint_name})" if diag is not None and diag.constraint_name else ""
+        results.put(("error", type(exc).__name__ + where))
     finally:
         connections.close_all()

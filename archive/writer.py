@@ -207,13 +207,19 @@ class ArchiveWriter:
             row = Participant(platform=platform, dedup_key=dedup)
             new = self.vault.new_data_key(f"p:{row.id}", participant_id=row.id)
             row.dek_id = new.id
-            row.identity_ct = self.vault.seal(new.aead, new.id, "participant.identity", row.id, identity_payload(p))
+            row.identity_ct = self.vault.seal(
+                new.aead, new.id, "participant.identity", row.id, identity_payload(p)
+            )
             if p.is_owner and self.source.owner_id:
                 row.subject_id = self.source.owner_id
             try:
                 with self._write_lock, transaction.atomic():
                     DataKey.objects.create(
-                        id=new.id, scope=new.scope, participant_id=row.id, kwk_id=new.kwk_id, wrapped=new.wrapped
+                        id=new.id,
+                        scope=new.scope,
+                        participant_id=row.id,
+                        kwk_id=new.kwk_id,
+                        wrapped=new.wrapped,
                     )
                     row.save(force_insert=True)
                 self.summary.participants += 1
@@ -332,10 +338,16 @@ class ArchiveWriter:
                     [r.actor_id, r.reaction, r.timestamp.isoformat() if r.timestamp else None]
                     for r in msg.reactions
                 ]
+            # Redaction at ingest covers everything a person wrote: earlier versions and shared
+            # links too (a link can carry a token or an address).
+            transform = self.transform_text
             if msg.previous_versions:
-                body["v"] = msg.previous_versions
-            if msg.share_url:
-                body["u"] = msg.share_url
+                body["v"] = (
+                    [transform(v) for v in msg.previous_versions] if transform else msg.previous_versions
+                )
+            share_url = transform(msg.share_url) if transform and msg.share_url else msg.share_url
+            if share_url:
+                body["u"] = share_url
             if msg.call_duration_s is not None:
                 body["d"] = msg.call_duration_s
             sealed = Vault.seal(
@@ -343,7 +355,7 @@ class ArchiveWriter:
             )
             tok = self._tokenizer(month)
             cache, month_rows = tok.cache, postings.setdefault(month, [])
-            words = index.message_terms(text, (msg.share_url,))
+            words = index.message_terms(text, (share_url,))
             for term in words:
                 token = cache.get(term)
                 month_rows.append((token if token is not None else tok.token(term), mid))
@@ -363,7 +375,7 @@ class ArchiveWriter:
                     msg.edited,
                     msg.deleted,
                     bool(msg.attachments),
-                    bool(_LINK_RE.search(text)) or bool(msg.share_url),
+                    bool(_LINK_RE.search(text)) or bool(share_url),
                     reply_ids.get(msg.reply_to),
                     key,
                     dek_id,

@@ -227,3 +227,19 @@ def test_vault_ciphertexts_carry_row_and_field_in_the_aad() -> None:
     with pytest.raises(CiphertextInvalid):
         Vault.open(key, dek_id, "message.body", 43, sealed)
     assert json.dumps(DataSubject.__name__)
+
+
+def test_redaction_at_ingest_covers_earlier_versions_and_shared_links() -> None:
+    def hide(text: str) -> str:
+        return text.replace("Quokkasecret", "[SECRET]")
+
+    msg = ParsedMessage(
+        datetime(2025, 4, 1, tzinfo=UTC), "x", "bob-id", "now fine", platform_message_id="e1",
+        edited=True, previous_versions=["was Quokkasecret"], share_url="https://example.com/?t=Quokkasecret",
+    )
+    conv = ParsedConversation("whatsapp", "redact-1", ConversationKind.DIRECT, "t", [ParsedParticipant("bob-id")], [msg])
+    ArchiveWriter(_source(), transform_text=hide).write([conv])
+    [opened] = open_messages(list(Message.objects.values_list("id", flat=True)))
+    assert opened.previous_versions == ["was [SECRET]"]
+    assert "Quokkasecret" not in opened.share_url
+    assert find_ids(["quokkasecret"], limit=5) == []
