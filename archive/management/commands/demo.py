@@ -55,7 +55,7 @@ class Command(BaseCommand):
             source.summary = summary.as_dict()
             source.save(update_fields=["summary"])
             self.stdout.write(f"demo archive: {summary.messages} messages in {summary.conversations} conversations")
-        self.stdout.write("log in at http://127.0.0.1:8000/admin/ with one of:")
+        self.stdout.write("log in at http://127.0.0.1:8000/ (review UI; /admin/ for configuration, /api/docs/ for the API) as:")
         for role in Role:
             username = role.value.split("_")[0] if role is not Role.COMPLIANCE_OFFICER else "officer"
             self.stdout.write(f"  {role.value:<20} user {username:<8} password {DEMO_PASSWORD.format(role=username)}")
