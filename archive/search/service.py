@@ -677,6 +677,32 @@ def search(
     return SearchResult(hits, count, exact, next_cursor, parsed, truncated, checked)
 
 
+def search_ids(query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000) -> list[int]:
+    """Ids of up to ``cap`` matching messages, oldest first, for charts and counts.
+
+    Decrypts nothing when the index and the plain columns decide the query alone (no phrase,
+    exclusion or other text check); otherwise falls back to ``search`` page by page, which
+    checks the candidates' decrypted text."""
+    parsed = parse(query) if isinstance(query, str) else query
+    vault = get_vault()
+    plan = _build_plan(parsed, scope, tz, ParticipantDirectory(vault))
+    if plan.nothing:
+        return []
+    if not plan.post_check and parsed.has_text:
+        return find_matching(
+            plan.index_query, limit=cap, id_range=plan.id_range, order="oldest", filt=plan.filt, vault=vault
+        )
+    ids: list[int] = []
+    cursor = None
+    while len(ids) < cap:
+        result = search(parsed, scope=scope, order="oldest", limit=MAX_LIMIT, cursor=cursor, tz=tz, count_cap=0)
+        ids.extend(h.message.id for h in result.items)
+        cursor = result.next_cursor
+        if not cursor:
+            break
+    return ids[:cap]
+
+
 # --- saved searches --------------------------------------------------------------------------------
 
 

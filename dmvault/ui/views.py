@@ -30,7 +30,7 @@ from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
 from archive.reading import open_messages
 from archive.search.query import QuerySyntaxError
-from archive.search.service import InvalidCursor, SearchScope, search
+from archive.search.service import InvalidCursor, SearchScope, search, search_ids
 from archive.vault import KeyDestroyed, get_vault
 from compliance import audit as audit_log
 from compliance.models import AuditEvent
@@ -430,15 +430,7 @@ class TimelineView(UIView):
 
 
 def _search_ids(q: str, tz: str, cap: int) -> list[int]:
-    ids: list[int] = []
-    cursor = None
-    while len(ids) < cap:
-        result = search(q, scope=SearchScope.everything(), order="oldest", limit=500, cursor=cursor, tz=tz)
-        ids.extend(h.message.id for h in result.items)
-        cursor = result.next_cursor
-        if not cursor:
-            break
-    return ids[:cap]
+    return search_ids(q, scope=SearchScope.everything(), tz=tz, cap=cap)
 
 
 def _matter_conversations(matter: Any) -> set[int] | None:
