@@ -80,23 +80,9 @@ def record(
 
 
 def _audit(action: str, actor: Any, target_id: Any, detail: str = "", count: int | None = None) -> None:
-    from compliance.audit import Event
-    from compliance.audit import record as audit_record
+    from compliance.audit import record_service_event
 
-    audit_record(
-        Event(
-            action=action,
-            outcome="allowed",
-            actor_id=getattr(actor, "pk", None),
-            actor_name=getattr(actor, "username", "") or "",
-            role=getattr(actor, "role", "") or "",
-            auth_method="system" if actor is None else "service",
-            target_type="consent",
-            target_id=str(target_id),
-            result_count=count,
-            detail=detail[:200],
-        )
-    )
+    record_service_event(action, actor, "consent", target_id, detail=detail, count=count)
 
 
 def current(subject_id: int, purpose: str) -> ConsentRecord | None:

@@ -92,22 +92,9 @@ def matter_query(matter: Matter) -> str:
 def _audit(
     action: str, actor: Any, target_type: str, target_id: Any, detail: str = "", count: int | None = None
 ) -> None:
-    from compliance.audit import Event, record
+    from compliance.audit import record_service_event
 
-    record(
-        Event(
-            action=action,
-            outcome="allowed",
-            actor_id=getattr(actor, "pk", None),
-            actor_name=getattr(actor, "username", "") or "",
-            role=getattr(actor, "role", "") or "",
-            auth_method="system" if actor is None else "service",
-            target_type=target_type,
-            target_id=str(target_id),
-            result_count=count,
-            detail=detail,
-        )
-    )
+    record_service_event(action, actor, target_type, target_id, detail=detail, count=count)
 
 
 def place_hold(matter: Matter, placed_by: Any) -> Hold:

@@ -140,25 +140,9 @@ def change_policy(policy_id: int, *, changed_by: Any = None, **changes: Any) -> 
 
 
 def _audit(action: str, actor: Any, target_id: Any, detail: str = "", count: int | None = None) -> None:
-    from compliance.audit import Event, record
+    from compliance.audit import record_service_event
 
-    record(
-        Event(
-            action=action,
-            outcome="allowed",
-            actor_id=getattr(actor, "pk", None),
-            actor_name=getattr(actor, "username", "") or "",
-            role=getattr(actor, "role", "") or "",
-            auth_method="system" if actor is None else "service",
-            target_type="retention",
-            target_id=str(target_id),
-            result_count=count,
-            detail=detail[:200],
-        )
-    )
-
-
-# --- compiled policies ----------------------------------------------------------------------------------
+    record_service_event(action, actor, "retention", target_id, detail=detail, count=count)
 
 
 @dataclass

@@ -306,25 +306,11 @@ def _audit(
     count: int | None = None,
     outcome: str = "allowed",
 ) -> None:
-    from compliance.audit import Event, record
+    from compliance.audit import record_service_event
 
-    record(
-        Event(
-            action=action,
-            outcome=outcome,
-            actor_id=getattr(actor, "pk", None),
-            actor_name=getattr(actor, "username", "") or "",
-            role=getattr(actor, "role", "") or "",
-            auth_method="system" if actor is None else "service",
-            target_type="data_subject",
-            target_id=str(target_id),
-            result_count=count,
-            detail=detail[:200],
-        )
+    record_service_event(
+        action, actor, "data_subject", target_id, detail=detail, count=count, outcome=outcome
     )
-
-
-# --- erasure -------------------------------------------------------------------------------------------
 
 
 @dataclass

@@ -266,7 +266,8 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
-        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # Both formats leave exception messages out: they can quote input or decrypted values.
+        "plain": {"()": "dmvault.ops.logging.PlainFormatter"},
         # One JSON object per line; exception messages are left out (they can quote input).
         "json": {"()": "dmvault.ops.logging.JsonFormatter"},
     },

@@ -20,7 +20,7 @@ from django.utils import timezone
 from archive.ids import random_id
 from compliance.audit.chain import GENESIS, ChainStatus, leaf_hash, link, verify_chain
 
-__all__ = ["AuditWriteError", "ChainStatus", "Event", "record", "verify"]
+__all__ = ["AuditWriteError", "ChainStatus", "Event", "record", "record_service_event", "verify"]
 
 QUERY_SCOPE = "audit:query"
 QUERY_FIELD = "audit.query"
@@ -121,6 +121,34 @@ def record(event: Event) -> Any:
         return row
     except Exception as exc:
         raise AuditWriteError(f"audit event could not be written ({type(exc).__name__})") from exc
+
+
+def record_service_event(
+    action: str,
+    actor: Any,
+    target_type: str,
+    target_id: Any,
+    *,
+    detail: str = "",
+    count: int | None = None,
+    outcome: str = "allowed",
+) -> Any:
+    """The domain event a compliance service writes (``hold.place``, ``subject.erase``…), with no
+    request behind it: the actor is the user the service acts for, or the system when ``None``."""
+    return record(
+        Event(
+            action=action,
+            outcome=outcome,
+            actor_id=getattr(actor, "pk", None),
+            actor_name=getattr(actor, "username", "") or "",
+            role=getattr(actor, "role", "") or "",
+            auth_method="system" if actor is None else "service",
+            target_type=target_type,
+            target_id=str(target_id),
+            result_count=count,
+            detail=detail[:200],
+        )
+    )
 
 
 def open_query(row: Any) -> str | None:

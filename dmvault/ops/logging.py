@@ -58,3 +58,17 @@ class JsonFormatter(logging.Formatter):
                 "frames": [f"{f.filename}:{f.lineno}:{f.name}" for f in traceback.extract_tb(tb)][-15:],
             }
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class PlainFormatter(logging.Formatter):
+    """The human-readable format, with exceptions reduced to their type and frames: an exception
+    message can quote what it failed on (a line of an export, a decrypted value), so it is never
+    written, in development either."""
+
+    def __init__(self) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    def formatException(self, ei: Any) -> str:
+        exc_type, _, tb = ei
+        frames = "\n".join(f"  {f.filename}:{f.lineno} in {f.name}" for f in traceback.extract_tb(tb)[-15:])
+        return f"{exc_type.__module__}.{exc_type.__qualname__} (message withheld)\n{frames}"
