@@ -189,12 +189,15 @@ class Vault:
         return new.id, new.aead
 
     def _unwrap_dek(self, row: DataKey) -> AESGCM:
-        wrapped = bytes(row.wrapped)
+        return self._unwrap(row.id, row.scope, row.kwk_id, row.wrapped)
+
+    def _unwrap(self, dek_id: int, scope: str, kwk_id: int, wrapped: bytes | memoryview) -> AESGCM:
+        wrapped = bytes(wrapped)
         try:
-            raw = self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _dek_context(row.id, row.scope))
+            raw = self._kwk(kwk_id).decrypt(wrapped[:12], wrapped[12:], _dek_context(dek_id, scope))
         except InvalidTag:
             raise CiphertextInvalid(
-                f"data key {row.id} does not open under its wrapping key (tampered key table)"
+                f"data key {dek_id} does not open under its wrapping key (tampered key table)"
             ) from None
         return AESGCM(raw)
 
@@ -204,9 +207,13 @@ class Vault:
 
         ids = list(set(dek_ids))
         found: dict[int, AESGCM] = {}
+        # values_list, not model instances: a search can need a key per candidate it decrypts.
+        columns = ("id", "scope", "kwk_id", "wrapped")
         for start in range(0, len(ids), 500):
-            for row in DataKey.objects.filter(id__in=ids[start : start + 500]):
-                found[row.id] = self._unwrap_dek(row)
+            for dek_id, scope, kwk_id, wrapped in DataKey.objects.filter(
+                id__in=ids[start : start + 500]
+            ).values_list(*columns):
+                found[dek_id] = self._unwrap(dek_id, scope, kwk_id, wrapped)
         return found
 
     # -- sealing ---------------------------------------------------------------------------------
