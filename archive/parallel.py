@@ -59,11 +59,12 @@ def write_parallel(
     # SQLite has one writer at a time: the workers take turns through an OS lock.
     lock = ctx.RLock() if connection.vendor == "sqlite" else None
     procs = [
-        ctx.Process(target=_worker, args=(source.id, inbox, results, batch_size, transform_text, lock), daemon=True)
+        ctx.Process(
+            target=_worker, args=(source.id, inbox, results, batch_size, transform_text, lock), daemon=True
+        )
         for inbox in inboxes
     ]
-    for proc in procs:
-        proc.start()
+    _start(procs)
     state = _ParentState(procs, results, on_progress)
     try:
         for conv in conversations:
@@ -91,8 +92,31 @@ def write_parallel(
     finally:
         for proc in procs:
             proc.join(timeout=30)
-        for inbox in inboxes:
-            inbox.close()
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+        # The writers are gone: nothing will read what is left in a pipe. Without this, the
+        # queues' feeder threads would block this process's exit (a job worker that can then
+        # never stop) trying to flush into pipes nobody reads.
+        for q in (*inboxes, results):
+            q.close()
+            q.cancel_join_thread()
+
+
+def _start(procs: list[Any]) -> None:
+    """Start the writers, also from a daemonic process: django-q2 runs jobs in daemonic
+    workers, and multiprocessing refuses them children because a daemonic process can exit
+    abruptly and orphan them. A writer cannot be orphaned: it dies with its parent
+    (PR_SET_PDEATHSIG, ``_die_with_parent``) and ``write_parallel`` joins it before returning."""
+    current = mp.current_process()
+    config = current._config  # type: ignore[attr-defined]
+    daemonic = config.get("daemon", False)
+    config["daemon"] = False
+    try:
+        for proc in procs:
+            proc.start()
+    finally:
+        config["daemon"] = daemonic
 
 
 def _worker_for(conv: ParsedConversation, workers: int) -> int:
@@ -215,7 +239,11 @@ def _worker(
         results.put(("done", writer.finish().as_dict()))
     except Exception as exc:  # report the type only: a message could quote content
         diag = getattr(exc.__cause__, "diag", None)  # psycopg: names of the table and constraint only
-        where = f" ({diag.table_name}.{diag.constraint_name})" if diag is not None and diag.constraint_name else ""
+        where = (
+            f" ({diag.table_name}.{diag.constraint_name})"
+            if diag is not None and diag.constraint_name
+            else ""
+        )
         results.put(("error", type(exc).__name__ + where))
     finally:
         connections.close_all()

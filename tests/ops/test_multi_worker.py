@@ -26,7 +26,7 @@ redis_lib = pytest.importorskip("redis")
 REPO = Path(__file__).resolve().parents[2]
 PG = "postgres://postgres@127.0.0.1:5432"
 SECRET = "multi-worker-test-secret-key-" + "x" * 30
-SIZES = (8000, 2500, 2500, 2500)  # the first import is long enough to be killed in
+SIZES = (16000, 2500, 2500, 2500)  # the first import is long enough to be killed in
 
 
 def _pg_available() -> bool:
@@ -89,7 +89,8 @@ def cluster_env(tmp_path: Path) -> Iterator[dict[str, Any]]:
         "DMVAULT_LEDGER_PATH": str(tmp_path / "ledger" / "ledger.jsonl"),
         "DMVAULT_REDIS_URL": f"redis://127.0.0.1:6379/{redis_db}",
         "DMVAULT_WORKERS": "1",
-        "DMVAULT_WRITE_WORKERS": "1",
+        "DMVAULT_WRITE_WORKERS": "2",  # each import forks two writers, killed with their job
+        "DMVAULT_WRITE_BATCH": "500",  # commits along the way, so the kill leaves a partial import
         "DMVAULT_JOB_TIMEOUT": "20",
         "DMVAULT_JOB_RETRY": "25",
         "DMVAULT_LOG_FORMAT": "json",
@@ -198,6 +199,14 @@ def _fingerprint(db: str) -> tuple[dict[str, int], str]:
         counts[conv] = counts.get(conv, 0) + 1
     digest = hashlib.sha256("\n".join(f"{c}:{m}" for c, m in pairs).encode()).hexdigest()
     return counts, digest
+
+
+def _postings(db: str) -> tuple[int, int]:
+    """(postings in the month tables, postings still staged)."""
+    months = [r[0] for r in _query(db, "SELECT month FROM archive_postingpartition")]
+    indexed = sum(_query(db, f"SELECT count(*) FROM archive_posting_{m}")[0][0] for m in months)
+    staged = sum(_query(db, f"SELECT count(*) FROM archive_posting_{m}_staged")[0][0] for m in months)
+    return indexed, staged
 
 
 def _lease_tasks(ctx: dict[str, Any]) -> list[tuple[int, dict[str, Any]]]:
@@ -316,3 +325,6 @@ def test_two_nodes_one_killed_mid_import_every_job_runs_once_and_nothing_is_lost
     assert sum(counts_a.values()) > 0
     assert counts_a == counts_b
     assert digest_a == digest_b
+    # The killed import's staged postings were merged by its rerun: the index is complete.
+    assert _postings(db_a) == _postings(db_b)
+    assert _postings(db_a)[0] > 0 and _postings(db_a)[1] == 0
