@@ -4,6 +4,19 @@ A token is the first 64 bits of HMAC-SHA256 under that month's index key of a ty
 normalized term, so the database never holds a word. Monthly tables keep the B-tree that ingest
 writes into small, let a date-bounded query touch only its months, and let retention drop a
 whole month at once. ``WITHOUT ROWID`` on SQLite stores each posting once, in the key.
+
+Each month also has a staging table, ``archive_posting_YYYYMM_staged``, with no key at all.
+Tokens are random, so inserting a batch's postings straight into the month's B-tree dirties
+about one page per posting, and once the tree outgrows a batch every commit rewrites nearly
+all of it (measured: 12 µs per posting and most of a 4 s commit per 20,000 messages at one
+million). The writer appends postings to the staging table instead (sequential pages) and
+``merge_staged`` moves them into the month's B-tree in token order, each page written once:
+when an import finishes, and during a long import whenever a month has gathered enough.
+
+Staged postings are not searchable yet. That is consistent, not a gap: search shows only
+messages of sources whose import is done, and an import merges before it is done. What
+deletes postings (retention, erasure, discard) merges the month first, so no staged posting
+can outlive its message; a crashed import's staged postings are merged by the next writer.
 """
 
 from __future__ import annotations
@@ -28,6 +41,15 @@ def table(month: int) -> str:
     return f"archive_posting_{month}"
 
 
+def staged_table(month: int) -> str:
+    return f"{table(month)}_staged"
+
+
+# A month whose staging table holds this many postings is merged during the import, which
+# bounds the merge's sort (SQLite sorts in memory: temp_store=MEMORY).
+STAGE_MERGE_ROWS = 2_000_000
+
+
 def existing_months() -> set[int]:
     from archive.models import PostingPartition
 
@@ -42,14 +64,16 @@ def ensure_partition(month: int) -> None:
         f"CREATE TABLE IF NOT EXISTS {table(month)} "
         f"(token BIGINT NOT NULL, message_id BIGINT NOT NULL, PRIMARY KEY (token, message_id)){suffix}"
     )
-    try:
-        with transaction.atomic(), connection.cursor() as cur:
-            cur.execute(ddl)
-    except IntegrityError:
-        # Two writers creating the same month at once: PostgreSQL reports the race as a unique
-        # violation on its catalogue even with IF NOT EXISTS. The table exists now.
-        with connection.cursor() as cur:
-            cur.execute(ddl)
+    staged = f"CREATE TABLE IF NOT EXISTS {staged_table(month)} (token BIGINT NOT NULL, message_id BIGINT NOT NULL)"
+    for statement in (ddl, staged):
+        try:
+            with transaction.atomic(), connection.cursor() as cur:
+                cur.execute(statement)
+        except IntegrityError:
+            # Two writers creating the same month at once: PostgreSQL reports the race as a
+            # unique violation on its catalogue even with IF NOT EXISTS. The table exists now.
+            with connection.cursor() as cur:
+                cur.execute(statement)
     try:
         with transaction.atomic():
             PostingPartition.objects.get_or_create(month=month)
@@ -62,6 +86,7 @@ def drop_partition(month: int) -> None:
 
     with connection.cursor() as cur:
         cur.execute(f"DROP TABLE IF EXISTS {table(month)}")
+        cur.execute(f"DROP TABLE IF EXISTS {staged_table(month)}")
     PostingPartition.objects.filter(month=month).delete()
 
 
@@ -148,8 +173,57 @@ def insert_postings(month: int, rows: list[tuple[int, int]]) -> None:
         )
 
 
+def stage_postings(month: int, rows: list[tuple[int, int]]) -> None:
+    """Append postings to the month's staging table (see the module docstring); the caller's
+    transaction is the message rows' own, so a message and its postings commit together."""
+    if not rows:
+        return
+    name = staged_table(month)
+    if connection.vendor == "postgresql":
+        with (
+            connection.connection.cursor() as cur,
+            cur.copy(f"COPY {name} (token, message_id) FROM STDIN") as copy,
+        ):
+            for row in rows:
+                copy.write_row(row)
+    else:
+        connection.connection.executemany(f"INSERT INTO {name} (token, message_id) VALUES (?, ?)", rows)
+
+
+def merge_staged(month: int) -> int:
+    """Move the month's staged postings into its B-tree, in key order; returns how many moved.
+    Run it inside a transaction. On PostgreSQL one statement deletes and inserts, so a posting
+    staged by a concurrent writer's commit is either moved whole or left for its own merge."""
+    staged, name = staged_table(month), table(month)
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute(
+                f"WITH moved AS (DELETE FROM {staged} RETURNING token, message_id) "
+                f"INSERT INTO {name} (token, message_id) "
+                "SELECT token, message_id FROM moved ORDER BY token, message_id ON CONFLICT DO NOTHING"
+            )
+            return max(0, cur.rowcount)
+        cur.execute(f"SELECT count(*) FROM {staged}")
+        count = int(cur.fetchone()[0])
+        if count:
+            cur.execute(
+                f"INSERT OR IGNORE INTO {name} (token, message_id) "
+                f"SELECT token, message_id FROM {staged} ORDER BY token, message_id"
+            )
+            cur.execute(f"DELETE FROM {staged}")
+        return count
+
+
+def has_staged(month: int) -> bool:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT 1 FROM {staged_table(month)} LIMIT 1")
+        return cur.fetchone() is not None
+
+
 def delete_postings(month: int, rows: list[tuple[int, int]]) -> None:
     if not rows:
         return
+    if has_staged(month):  # a posting still staged must go too: merge, then delete exactly
+        merge_staged(month)
     with connection.cursor() as cur:
         cur.executemany(f"DELETE FROM {table(month)} WHERE token = %s AND message_id = %s", rows)

@@ -161,17 +161,20 @@ DMVAULT_UPLOAD_MAX_BYTES = env_int("DMVAULT_UPLOAD_MAX_BYTES", 20 * 1024**3, min
 # Prefix tokens (3-8 characters) so `budg*` can be searched: about 4 extra postings per word,
 # and more leakage to a database thief (correlated tokens per word). Off by default.
 DMVAULT_INDEX_PREFIXES = env_bool("DMVAULT_INDEX_PREFIXES", default=False)
-DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 2000, minimum=1)
+# Messages per write transaction. Message ids are time-ordered and an export comes thread by
+# thread, so a batch lands all over the message table's B-tree: a commit writes nearly one page
+# per row until batches are large (20,000 wrote 1.34x faster than 2,000 on SQLite at 200,000
+# messages). Each writer process holds one batch in memory.
+DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 20_000, minimum=1)
 # Erasure needs a second admin's approval when on (two-person rule).
 DMVAULT_ERASURE_TWO_PERSON = env_bool("DMVAULT_ERASURE_TWO_PERSON", default=False)
 # What ingest does with new messages of subjects who refused archiving: drop or redact.
 DMVAULT_CONSENT_INGEST_ACTION = env_choice("DMVAULT_CONSENT_INGEST_ACTION", ("drop", "redact"), "drop")
 # Worker processes that write an import's conversations in parallel (1 = in the calling process).
-# Default: 1 on SQLite, where a second writer connection keeps invalidating the first one's page
-# cache and measured 2.8x slower; 2 on PostgreSQL, which takes concurrent COPY streams.
-DMVAULT_WRITE_WORKERS = env_int(
-    "DMVAULT_WRITE_WORKERS", 1 if str(DATABASES["default"]["ENGINE"]).endswith("sqlite3") else 2, minimum=1
-)
+# Two by default on both databases: tokenizing and sealing are CPU work that a second core
+# halves, and with large batches and staged postings the SQLite writers' turns cost little
+# (200,000 messages: 1 writer 4,015 msg/s, 2 writers 5,138 msg/s).
+DMVAULT_WRITE_WORKERS = env_int("DMVAULT_WRITE_WORKERS", 2, minimum=1)
 
 # --- Background jobs --------------------------------------------------------------------------
 DMVAULT_REDIS_URL = env_str("DMVAULT_REDIS_URL")

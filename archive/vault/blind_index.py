@@ -107,7 +107,8 @@ def normalize(text: str, *, fold_accents: bool = True) -> str:
     return folded
 
 
-_WORD_CACHE: dict[tuple[str, bool], tuple[str, ...]] = {}
+# word -> its terms, one cache per accent-folding mode (a plain str key is cheaper than a tuple).
+_WORD_CACHE: dict[bool, dict[str, tuple[str, ...]]] = {True: {}, False: {}}
 
 
 def _word_terms(word: str, fold_accents: bool) -> tuple[str, ...]:
@@ -128,13 +129,13 @@ def _word_terms(word: str, fold_accents: bool) -> tuple[str, ...]:
 def terms(text: str, *, fold_accents: bool = True) -> set[str]:
     """The distinct index terms of ``text``."""
     out: set[str] = set()
-    cache = _WORD_CACHE
+    cache = _WORD_CACHE[fold_accents]
     for word in set(_TERM_RE.findall(unicodedata.normalize("NFKC", text).casefold())):
-        found = cache.get((word, fold_accents))
+        found = cache.get(word)
         if found is None:
             found = _word_terms(word, fold_accents)
             if len(cache) < 1_000_000:
-                cache[(word, fold_accents)] = found
+                cache[word] = found
         out.update(found)
     return out
 

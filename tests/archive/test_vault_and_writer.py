@@ -217,6 +217,67 @@ def test_postings_live_in_monthly_tables() -> None:
         assert cur.fetchone()[0] > 5
 
 
+def _rows(name: str) -> int:
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {name}")
+        return int(cur.fetchone()[0])
+
+
+def test_a_finished_import_leaves_nothing_staged() -> None:
+    ArchiveWriter(_source()).write([_conversation()])
+    assert _rows(index.staged_table(202503)) == 0
+    assert _rows(index.table(202503)) > 5
+
+
+def test_an_import_that_dies_before_finishing_is_indexed_by_the_next_writer() -> None:
+    # The first writer commits its batch and dies before ``finish``: its postings are staged,
+    # so not yet searchable (its source is not done either)...
+    dying = ArchiveWriter(_source())
+    dying.begin()
+    dying.write_conversation(_conversation())
+    dying._commit()
+    staged = _rows(index.staged_table(202503))
+    assert staged > 5 and _rows(index.table(202503)) == 0
+    assert find_ids(["zanzibarquokka"], limit=5) == []
+    # ...and the rerun, which adds no message, merges them.
+    again = ArchiveWriter(_source()).write([_conversation()])
+    assert again.messages == 0
+    assert _rows(index.staged_table(202503)) == 0
+    assert _rows(index.table(202503)) == staged
+    assert len(find_ids(["zanzibarquokka"], limit=5)) == 1
+
+
+def test_removing_a_message_removes_its_staged_postings_too() -> None:
+    from archive.ingest import remove_postings
+
+    writer = ArchiveWriter(_source())
+    writer.begin()
+    writer.write_conversation(_conversation())
+    writer._commit()
+    ids = list(Message.objects.values_list("id", flat=True))
+    remove_postings(ids)
+    assert _rows(index.staged_table(202503)) == 0
+    assert _rows(index.table(202503)) == 0
+
+
+def test_a_long_import_merges_a_month_once_it_has_gathered_enough(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(index, "STAGE_MERGE_ROWS", 3)
+    writer = ArchiveWriter(_source())
+    writer.begin()
+    writer.write_conversation(_conversation())
+    writer._commit()
+    assert _rows(index.staged_table(202503)) == 0
+    assert len(find_ids(["zanzibarquokka"], limit=5)) == 1
+
+
+def test_dropping_a_month_drops_its_staging_table() -> None:
+    ArchiveWriter(_source()).write([_conversation()])
+    index.drop_partition(202503)
+    tables = connection.introspection.table_names()
+    assert index.table(202503) not in tables
+    assert index.staged_table(202503) not in tables
+
+
 def test_vault_ciphertexts_carry_row_and_field_in_the_aad() -> None:
     vault = get_vault()
     dek_id, key = vault.data_key("test:aad")
@@ -234,10 +295,18 @@ def test_redaction_at_ingest_covers_earlier_versions_and_shared_links() -> None:
         return text.replace("Quokkasecret", "[SECRET]")
 
     msg = ParsedMessage(
-        datetime(2025, 4, 1, tzinfo=UTC), "x", "bob-id", "now fine", platform_message_id="e1",
-        edited=True, previous_versions=["was Quokkasecret"], share_url="https://example.com/?t=Quokkasecret",
+        datetime(2025, 4, 1, tzinfo=UTC),
+        "x",
+        "bob-id",
+        "now fine",
+        platform_message_id="e1",
+        edited=True,
+        previous_versions=["was Quokkasecret"],
+        share_url="https://example.com/?t=Quokkasecret",
     )
-    conv = ParsedConversation("whatsapp", "redact-1", ConversationKind.DIRECT, "t", [ParsedParticipant("bob-id")], [msg])
+    conv = ParsedConversation(
+        "whatsapp", "redact-1", ConversationKind.DIRECT, "t", [ParsedParticipant("bob-id")], [msg]
+    )
     ArchiveWriter(_source(), transform_text=hide).write([conv])
     [opened] = open_messages(list(Message.objects.values_list("id", flat=True)))
     assert opened.previous_versions == ["was [SECRET]"]
