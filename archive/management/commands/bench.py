@@ -7,12 +7,15 @@ writes synthetic messages into the configured database.
 from __future__ import annotations
 
 import json
+import os
 import random
 import resource
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -35,6 +38,59 @@ def peak_rss_mb() -> float:
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     children = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
     return round(max(own, children) / 1024, 1)
+
+
+def _tree_rss_kb(root: int) -> int:
+    """Memory of ``root`` and all its descendants (Linux /proc), in KB: the sum of their
+    proportional set sizes, so pages a forked writer still shares with its parent count once."""
+    parents: dict[int, int] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    total, stack = 0, [root]
+    while stack:
+        pid = stack.pop()
+        try:
+            rollup = Path(f"/proc/{pid}/smaps_rollup").read_text()
+        except OSError:
+            rollup = ""
+        for line in rollup.splitlines():
+            if line.startswith("Pss:"):
+                total += int(line.split()[1])
+        stack.extend(child for child, parent in parents.items() if parent == pid)
+    return total
+
+
+class TreeRss:
+    """Samples the summed memory (PSS) of this process and its writer processes: a parallel
+    import's footprint is their sum, which ``ru_maxrss`` (one process at a time) understates."""
+
+    def __init__(self, every: float = 0.5) -> None:
+        self.peak_kb = 0
+        self._every = every
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def __enter__(self) -> TreeRss:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            self.peak_kb = max(self.peak_kb, _tree_rss_kb(os.getpid()))
+            self._stop.wait(self._every)
+
+    @property
+    def peak_mb(self) -> float:
+        return round(self.peak_kb / 1024, 1)
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -111,7 +167,8 @@ class Command(BaseCommand):
                 conv.thread_id = f"{conv.thread_id}-{start_offset}"
                 yield conv
 
-        summary = write_parallel(source, conversations(), workers=workers, on_progress=progress)
+        with TreeRss() as tree:
+            summary = write_parallel(source, conversations(), workers=workers, on_progress=progress)
         elapsed = time.perf_counter() - started
         self.emit(
             bench="write",
@@ -122,6 +179,7 @@ class Command(BaseCommand):
             messages_per_s=round(summary.messages / elapsed),
             slowest_interval_messages_per_s=round(min(rates)) if rates else None,
             peak_rss_mb=peak_rss_mb(),
+            peak_total_rss_mb=tree.peak_mb,
         )
 
     def ingest(self, count: int, workers: int) -> None:
@@ -145,7 +203,8 @@ class Command(BaseCommand):
         started = time.perf_counter()
         source = ingest.receive_path(export)
         received = time.perf_counter()
-        source = ingest.run(source.id)
+        with TreeRss() as tree:
+            source = ingest.run(source.id)
         elapsed = time.perf_counter() - started
         export.unlink()
         self.emit(
@@ -157,6 +216,7 @@ class Command(BaseCommand):
             receive_seconds=round(received - started, 1),
             messages_per_s=round((source.summary.get("messages") or 0) / elapsed),
             peak_rss_mb=peak_rss_mb(),
+            peak_total_rss_mb=tree.peak_mb,
         )
 
     def search(self, gen: Generator, queries: int) -> None:
