@@ -63,12 +63,16 @@ Pre = tuple[list[tuple[int, int]], list[tuple[int, int, int]], int]
 _NO_PRE: Pre = ([], [], 0)
 
 
+_span = re.Match.span
+
+
 def prepass(text: str) -> Pre:
     """(digit runs, number windows (start, end, digits), most digits in one window)."""
-    runs = [m.span() for m in _DIGIT_RUNS.finditer(text)]
+    runs = list(map(_span, _DIGIT_RUNS.finditer(text)))
     if not runs:
         return _NO_PRE
-    wins: list[tuple[int, int, int]] = []
+    # one pass: group runs into windows, pad each and merge it into the previous when they touch
+    out: list[tuple[int, int, int]] = []
     cs, ce = runs[0]
     nd = ce - cs
     for s, e in runs[1:]:
@@ -76,18 +80,18 @@ def prepass(text: str) -> Pre:
             ce = e
             nd += e - s
             continue
-        wins.append((cs, ce, nd))
-        cs, ce, nd = s, e, e - s
-    wins.append((cs, ce, nd))
-    out: list[tuple[int, int, int]] = []
-    for cs, ce, nd in wins:
-        ws, we = max(0, cs - 2), ce + 3
+        ws = cs - 2 if cs > 2 else 0
         if out and ws <= out[-1][1]:
-            pws, _pwe, pnd = out[-1]
-            out[-1] = (pws, we, pnd + nd)
+            out[-1] = (out[-1][0], ce + 3, out[-1][2] + nd)
         else:
-            out.append((ws, we, nd))
-    return runs, out, max(w[2] for w in out)
+            out.append((ws, ce + 3, nd))
+        cs, ce, nd = s, e, e - s
+    ws = cs - 2 if cs > 2 else 0
+    if out and ws <= out[-1][1]:
+        out[-1] = (out[-1][0], ce + 3, out[-1][2] + nd)
+    else:
+        out.append((ws, ce + 3, nd))
+    return runs, out, max([w[2] for w in out]) if len(out) > 1 else out[0][2]
 
 
 def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.Match[str]]:
@@ -287,12 +291,41 @@ def _ip_ok(v: str) -> bool:
         return False
 
 
+# Every URL match lies inside one whitespace-free token ([^\s...] paths, no spaces in hosts) and
+# holds "://", "www." or a ".tld" not followed by [\w@-] (case-insensitively, as _URL matches):
+# scanning only the tokens holding one of those finds exactly the matches of a whole-text scan.
+_URL_TLD_HIT = re.compile(r"\.(?:" + _TLDS + r")(?![\w@-])", re.IGNORECASE)
+_TOKEN_REST = re.compile(r"\S*")
+
+
+def _url_tokens(text: str, lower: str) -> list[tuple[int, int]]:
+    """Sorted, disjoint (start, end) of the whitespace-free tokens that can hold a URL match."""
+    hits = [m.start() for m in _URL_TLD_HIT.finditer(text)]
+    for needle in ("://", "www."):
+        i = lower.find(needle)
+        while i >= 0:
+            hits.append(i)
+            i = lower.find(needle, i + 1)
+    if not hits:
+        return []
+    hits.sort()
+    toks: list[tuple[int, int]] = []
+    for h in hits:
+        if toks and h < toks[-1][1]:
+            continue
+        head = text[:h]
+        a = h - len(head.rsplit(None, 1)[-1]) if head and not head[-1].isspace() else h
+        b = _TOKEN_REST.match(text, h).end()  # type: ignore[union-attr]
+        toks.append((a, b))
+    return toks
+
+
 def detect_url(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
     if "." not in text:
         return out
-    for m in _URL.finditer(text):
+    for m in (m for a, b in _url_tokens(text, lower) for m in _URL.finditer(text, a, b)):
         s, e = m.start(), _strip_url_tail(text, m.start(), m.end())
         val = lower[s:e]
         if not (val.startswith(("http", "ftp", "www."))):
