@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import zlib
 
-
 # Luhn: the doubled value of each digit (2d, minus 9 when above 9)
 _LUHN_DOUBLE = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
 

@@ -425,7 +425,7 @@ _VERSION_TAIL = re.compile(
 def detect_ip(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
-    if "." in text:
+    if text.count(".") >= 3:  # (an IPv4 address holds three dots)
         for m in _scan(_IPV4, text, pre or prepass(text), 4):
             if any(int(g) > 255 for g in m.groups()):
                 continue
@@ -2296,22 +2296,27 @@ def detect_person(text, lower, ctx, pre=None, out=None):
             i += 1
             continue
         before = text[max(0, s - 30) : s]
-        triggered = _triggered(before)
+        # (whether a lead-in precedes: computed on first use, as most words never need it)
+        trig: bool | None = None
         is_first = False
         conf = 0.0
         if cap:
             sentence_start = s == 0 or _sentence_start(before)  # (only capitalised words need it)
             if _is_first(w, sets, allow_amb=False):
                 is_first = True
-                conf = 0.8 if (triggered or not sentence_start) else 0.7
-            elif _is_first(w, sets, allow_amb=True) and triggered and not sentence_start:
+                conf = 0.8 if ((trig := _triggered(before)) or not sentence_start) else 0.7
+            elif (
+                _is_first(w, sets, allow_amb=True)
+                and (trig if trig is not None else (trig := _triggered(before)))
+                and not sentence_start
+            ):
                 is_first = True
                 conf = 0.7
         elif w.islower() and k not in _COMMON_LOWER and len(w) >= 3:
-            if _is_first(w, sets, allow_amb=False) and (triggered or len(w) >= 4):
+            if _is_first(w, sets, allow_amb=False) and ((trig := _triggered(before)) or len(w) >= 4):
                 # lower-case chat: a given name that is not also a common word
                 is_first = True
-                conf = 0.7 if triggered else 0.6
+                conf = 0.7 if trig else 0.6
             elif k in first_amb and _strong_triggered(before):
                 # "thx liam", "soy juan": an ambiguous given name right after a strong lead-in
                 is_first = True
@@ -2327,7 +2332,7 @@ def detect_person(text, lower, ctx, pre=None, out=None):
                 and not nw.isupper()
                 and nk in sets["last"]
                 and nk not in _NOT_NAMES
-                and (triggered or k in sets["first_amb"])
+                and ((trig if trig is not None else (trig := _triggered(before))) or k in sets["first_amb"])
                 and k not in _COMMON_CAP
                 and len(w) >= 3
             ):
@@ -2341,7 +2346,13 @@ def detect_person(text, lower, ctx, pre=None, out=None):
                 and (nk in last)
                 and nk not in _COMMON_LOWER
                 and k not in _COMMON_LOWER
-                and (len(w) >= 4 or (len(w) == 3 and (triggered or len(nw) >= 5)))
+                and (
+                    len(w) >= 4
+                    or (
+                        len(w) == 3
+                        and ((trig if trig is not None else (trig := _triggered(before))) or len(nw) >= 5)
+                    )
+                )
             ):
                 # "lea becker": a (possibly ambiguous) given name and a known surname, both lower case
                 is_first = True
