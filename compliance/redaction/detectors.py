@@ -556,7 +556,9 @@ def _iban_candidates(text: str, pre: Pre) -> Iterator[re.Match[str]]:
     """``_IBAN.finditer(text)``: a match starts two letters before a run of >= 2 digits."""
     last = -1
     for s, e in pre[0]:
-        if e - s < 2 or s < 2 or s - 2 < last or text[s - 2 : s].upper() not in IBAN_LENGTHS:
+        if e - s < 2 or s < 2 or s - 2 < last or not text[s - 1].isalpha():
+            continue  # (only a letter upper-cases to a country code's A-Z)
+        if text[s - 2 : s].upper() not in IBAN_LENGTHS:
             continue  # (a country code that is not an IBAN country never validates)
         m = _IBAN.match(text, s - 2)
         if m is not None:
@@ -2291,7 +2293,7 @@ def detect_person(text, lower, ctx, pre=None, out=None):
             i += 1
             continue  # part of a handle, email, hashtag, password or path
         cap = w[0].isupper() and not w.isupper()
-        k = _name_key(w)
+        k = keys[i].replace("’", "'")  # == _name_key(w): keys[i] == w.lower()
         if k in _NOT_NAMES or len(w) < 2:
             i += 1
             continue
@@ -2325,7 +2327,7 @@ def detect_person(text, lower, ctx, pre=None, out=None):
             # "Ananya Brown": unknown given name followed by a known surname, after a trigger,
             # or an ambiguous given name ("Tom", "Grace") followed by a known surname.
             nw = ws[i + 1]
-            nk = _name_key(nw)
+            nk = keys[i + 1].replace("’", "'")
             if (
                 cap
                 and nw[0].isupper()
@@ -2379,7 +2381,7 @@ def detect_person(text, lower, ctx, pre=None, out=None):
             if gap != " ":
                 break
             nw = ws[j]
-            nk = _name_key(nw)
+            nk = keys[j].replace("’", "'")
             if nk in _NOT_NAMES and nk not in last and nk not in sets["last_amb"]:
                 break  # (a city or brand that is also a surname still counts: "Vinícius Lima")
             if (
