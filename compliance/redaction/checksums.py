@@ -4,8 +4,14 @@ from __future__ import annotations
 
 import zlib
 
+# Luhn: the doubled value of each digit (2d, minus 9 when above 9)
+_LUHN_DOUBLE = {str(d): (2 * d - 9 if d > 4 else 2 * d) for d in range(10)}
+
 
 def luhn_ok(digits: str) -> bool:
+    if digits.isascii() and digits.isdigit():  # fast path: C-level sums over the two halves
+        r = digits[::-1]
+        return (sum(map(int, r[0::2])) + sum(map(_LUHN_DOUBLE.__getitem__, r[1::2]))) % 10 == 0
     total = 0
     odd = True
     for ch in reversed(digits):
@@ -142,8 +148,14 @@ IBAN_LENGTHS = {
 }
 
 
+# A=10 ... Z=35, as digits: the rearranged IBAN becomes one decimal number
+_IBAN_LETTERS = str.maketrans({chr(65 + i): str(10 + i) for i in range(26)})
+
+
 def iban_mod97_ok(compact: str) -> bool:
     s = compact[4:] + compact[:4]
+    if s.isascii() and s.isalnum() and (s.isdigit() or s.isupper()):  # fast path: one int()
+        return int(s.translate(_IBAN_LETTERS)) % 97 == 1
     total = 0
     for ch in s:
         if ch.isdigit():

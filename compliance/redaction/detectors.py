@@ -63,12 +63,16 @@ Pre = tuple[list[tuple[int, int]], list[tuple[int, int, int]], int]
 _NO_PRE: Pre = ([], [], 0)
 
 
+_span = re.Match.span
+
+
 def prepass(text: str) -> Pre:
     """(digit runs, number windows (start, end, digits), most digits in one window)."""
-    runs = [m.span() for m in _DIGIT_RUNS.finditer(text)]
+    runs = list(map(_span, _DIGIT_RUNS.finditer(text)))
     if not runs:
         return _NO_PRE
-    wins: list[tuple[int, int, int]] = []
+    # one pass: group runs into windows, pad each and merge it into the previous when they touch
+    out: list[tuple[int, int, int]] = []
     cs, ce = runs[0]
     nd = ce - cs
     for s, e in runs[1:]:
@@ -76,18 +80,18 @@ def prepass(text: str) -> Pre:
             ce = e
             nd += e - s
             continue
-        wins.append((cs, ce, nd))
-        cs, ce, nd = s, e, e - s
-    wins.append((cs, ce, nd))
-    out: list[tuple[int, int, int]] = []
-    for cs, ce, nd in wins:
-        ws, we = max(0, cs - 2), ce + 3
+        ws = cs - 2 if cs > 2 else 0
         if out and ws <= out[-1][1]:
-            pws, _pwe, pnd = out[-1]
-            out[-1] = (pws, we, pnd + nd)
+            out[-1] = (out[-1][0], ce + 3, out[-1][2] + nd)
         else:
-            out.append((ws, we, nd))
-    return runs, out, max(w[2] for w in out)
+            out.append((ws, ce + 3, nd))
+        cs, ce, nd = s, e, e - s
+    ws = cs - 2 if cs > 2 else 0
+    if out and ws <= out[-1][1]:
+        out[-1] = (out[-1][0], ce + 3, out[-1][2] + nd)
+    else:
+        out.append((ws, ce + 3, nd))
+    return runs, out, max([w[2] for w in out]) if len(out) > 1 else out[0][2]
 
 
 def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.Match[str]]:
@@ -287,12 +291,41 @@ def _ip_ok(v: str) -> bool:
         return False
 
 
+# Every URL match lies inside one whitespace-free token ([^\s...] paths, no spaces in hosts) and
+# holds "://", "www." or a ".tld" not followed by [\w@-] (case-insensitively, as _URL matches):
+# scanning only the tokens holding one of those finds exactly the matches of a whole-text scan.
+_URL_TLD_HIT = re.compile(r"\.(?:" + _TLDS + r")(?![\w@-])", re.IGNORECASE)
+_TOKEN_REST = re.compile(r"\S*")
+
+
+def _url_tokens(text: str, lower: str) -> list[tuple[int, int]]:
+    """Sorted, disjoint (start, end) of the whitespace-free tokens that can hold a URL match."""
+    hits = [m.start() for m in _URL_TLD_HIT.finditer(text)]
+    for needle in ("://", "www."):
+        i = lower.find(needle)
+        while i >= 0:
+            hits.append(i)
+            i = lower.find(needle, i + 1)
+    if not hits:
+        return []
+    hits.sort()
+    toks: list[tuple[int, int]] = []
+    for h in hits:
+        if toks and h < toks[-1][1]:
+            continue
+        head = text[:h]
+        a = h - len(head.rsplit(None, 1)[-1]) if head and not head[-1].isspace() else h
+        b = _TOKEN_REST.match(text, h).end()  # type: ignore[union-attr]
+        toks.append((a, b))
+    return toks
+
+
 def detect_url(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
     if "." not in text:
         return out
-    for m in _URL.finditer(text):
+    for m in (m for a, b in _url_tokens(text, lower) for m in _URL.finditer(text, a, b)):
         s, e = m.start(), _strip_url_tail(text, m.start(), m.end())
         val = lower[s:e]
         if not (val.startswith(("http", "ftp", "www."))):
@@ -382,12 +415,17 @@ _IP_WORDS = (
     "172.",
 )
 _IP_ANY = _anyof(_IP_WORDS)
+_VERSION_TAIL = re.compile(
+    r"(?:version|versão|versión|ios|android|build|v|ver|release|firmware|update|upgrade|updated|"
+    r"actualicé a|atualizei pra|atualizei para|mise à jour|update auf|update to|updated to|"
+    r"upgrade to|install|installed|patch|rev)\s*:?\s*$"
+)
 
 
 def detect_ip(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
-    if "." in text:
+    if text.count(".") >= 3:  # (an IPv4 address holds three dots)
         for m in _scan(_IPV4, text, pre or prepass(text), 4):
             if any(int(g) > 255 for g in m.groups()):
                 continue
@@ -398,12 +436,7 @@ def detect_ip(text, lower, ctx, pre=None, out=None):
             if s > 0 and lower[s - 1] == "v":
                 continue
             tail = before.rstrip()
-            if tail.endswith(_VERSION_WORDS) or re.search(
-                r"(?:version|versão|versión|ios|android|build|v|ver|release|firmware|update|upgrade|updated|"
-                r"actualicé a|atualizei pra|atualizei para|mise à jour|update auf|update to|updated to|"
-                r"upgrade to|install|installed|patch|rev)\s*:?\s*$",
-                before,
-            ):
+            if tail.endswith(_VERSION_WORDS) or _VERSION_TAIL.search(before):
                 continue
             ip_ctx = _IP_ANY(before) is not None
             first = int(m.group(1))
@@ -479,6 +512,7 @@ _CARD_POS = (
     "cvc",
 )
 _CARD_NEG_ANY = _anyof(_CARD_NEG)
+_CARD_SEP = re.compile(r"[ -]")
 _CARD_POS_ANY = _anyof(_CARD_POS)
 
 
@@ -487,8 +521,9 @@ def detect_card(text, lower, ctx, pre=None, out=None):
         out = []
     for m in _scan(_CARD, text, pre or prepass(text), 12):
         raw = m.group(0)
-        seps = {c for c in raw if not c.isdigit()}
-        if len(seps) > 1:
+        # (_CARD matches digits joined by " " or "-": those are its only non-digits)
+        seps = " " in raw, "-" in raw
+        if all(seps):
             continue
         digits = raw.replace(" ", "").replace("-", "")
         n = len(digits)
@@ -497,8 +532,8 @@ def detect_card(text, lower, ctx, pre=None, out=None):
         brand = card_brand(digits)
         if brand is None:
             continue
-        if seps:
-            groups = [len(g) for g in re.split(r"[ -]", raw)]
+        if any(seps):
+            groups = [len(g) for g in _CARD_SEP.split(raw)]
             if max(groups) > 8 or (len(groups) > 1 and min(groups[:-1]) < 3):
                 continue
         before = _ctx_before(lower, m.start(), 40)
@@ -521,7 +556,9 @@ def _iban_candidates(text: str, pre: Pre) -> Iterator[re.Match[str]]:
     """``_IBAN.finditer(text)``: a match starts two letters before a run of >= 2 digits."""
     last = -1
     for s, e in pre[0]:
-        if e - s < 2 or s < 2 or s - 2 < last or text[s - 2 : s].upper() not in IBAN_LENGTHS:
+        if e - s < 2 or s < 2 or s - 2 < last or not text[s - 1].isalpha():
+            continue  # (only a letter upper-cases to a country code's A-Z)
+        if text[s - 2 : s].upper() not in IBAN_LENGTHS:
             continue  # (a country code that is not an IBAN country never validates)
         m = _IBAN.match(text, s - 2)
         if m is not None:
@@ -747,6 +784,8 @@ _PHONE_CTX = (
     "telegram",
 )
 _PHONE_ANY = _anyof(_PHONE_CTX)
+# the only non-digits a _PHONE match can hold
+_PHONE_PUNCT = str.maketrans("", "", "+() .-/")
 _DATEISH = re.compile(r"^\d{4}[-./]\d{1,2}[-./]\d{1,2}$|^\d{1,2}[-./]\d{1,2}[-./]\d{2,4}$")
 _DATE_PREFIX = re.compile(r"\d{4}-\d{2}-\d{2}|\d{1,2}[./]\d{1,2}[./]\d{2,4}\s")
 _IBAN_HEAD = re.compile(r"[A-Za-z]{2}\d{2}[ ]?[A-Za-z0-9]{4}[ ]$")
@@ -813,7 +852,7 @@ def detect_phone(text, lower, ctx, pre=None, out=None):
         while e > s and text[e - 1] in " .-/":
             e -= 1
         raw = text[s:e]
-        digits = _NON_DIGITS.sub("", raw)
+        digits = raw.translate(_PHONE_PUNCT)  # (== _NON_DIGITS.sub("", raw): the rest are \d)
         nd = len(digits)
         if nd < 7 or nd > 15:
             continue
@@ -960,6 +999,14 @@ _PW_TAIL = re.compile(
 )
 _PW_TAIL_BARE = re.compile(r"\s+['\"]?([^\s'\"]{4,64})")
 _TOKWORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+# the same on ASCII text, where [^\W\d_] is exactly [A-Za-z] (a plain class scans faster)
+_TOKWORD_ASCII = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
+
+
+def _tokword(lower: str) -> re.Pattern[str]:
+    return _TOKWORD_ASCII if lower.isascii() else _TOKWORD
+
+
 _PW_KEY = (
     r"(?:p[a@4]?s{1,2}w[o0]?r?d|p[a@]ss|pw|pwd|passwd|passcode|passwort|kennwort|mot\s+de\s+passe|mdp|"
     r"contrase(?:ñ|n)a|clave|senha|password|wifi[ -]?(?:pw|pass|password)?|wlan(?:-?passwort)?|login)"
@@ -1110,11 +1157,14 @@ def _looks_like_password(v: str) -> bool:
     return has_d or (has_sym and len(v) >= 6) or (has_up and has_lo and len(v) >= 8)
 
 
+_HEXISH = re.compile(r"[0-9a-fA-F-]+")
+
+
 def _entropy_ok(v: str) -> bool:
     classes = sum((any(c.isdigit() for c in v), any(c.isupper() for c in v), any(c.islower() for c in v)))
-    if classes < 3 and not (classes == 2 and len(v) >= 32 and not re.fullmatch(r"[0-9a-fA-F-]+", v)):
+    if classes < 3 and not (classes == 2 and len(v) >= 32 and not _HEXISH.fullmatch(v)):
         return False
-    if re.fullmatch(r"[0-9a-fA-F-]+", v):
+    if _HEXISH.fullmatch(v):
         return False  # hex: git SHAs, UUIDs, hashes
     return len(set(v)) >= 10
 
@@ -1216,9 +1266,13 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 s = m.start(1)
                 out.append(Finding(s, s + len(v), SECRET, "keyword_token", 0.85))
     # (a password word within one typo: each such word contains one of these)
-    if chat and _PW_ANY(lower) is not None and _PW_WORDS.any_member(_TOKWORD.findall(lower)):
+    if (
+        chat
+        and _PW_ANY(lower) is not None
+        and _PW_WORDS.any_member((tokword := _tokword(lower)).findall(lower))
+    ):
         seen_end = -1
-        for km in _TOKWORD.finditer(lower):
+        for km in tokword.finditer(lower):
             w = km.group(0)
             if len(w) < 2 or w not in _PW_WORDS:
                 continue
@@ -1401,17 +1455,21 @@ _DOB_STARTS = (
 )
 
 
+_ISO_HEAD = re.compile(r"\d{4}-")
+_NUM_DATE_HEAD = re.compile(r"\d{1,2}[./-]\d{1,2}[./-]")
+
+
 def _date_plausible(val: str) -> bool:
-    nums = [int(x) for x in re.findall(r"\d+", val)]
+    nums = [int(x) for x in _DIGIT_RUNS.findall(val)]
     if not nums:
         return False
     years = [n for n in nums if n >= 1000]
     if years and not 1900 <= years[0] <= 2030:
         return False
-    if re.match(r"\d{4}-", val):
+    if _ISO_HEAD.match(val):
         _y, mo, d = nums[:3]
         return 1 <= mo <= 12 and 1 <= d <= 31
-    if re.match(r"\d{1,2}[./-]\d{1,2}[./-]", val):
+    if _NUM_DATE_HEAD.match(val):
         a, b = nums[0], nums[1]
         return 1 <= a <= 31 and 1 <= b <= 31 and (a <= 12 or b <= 12)
     return True
@@ -1493,9 +1551,10 @@ def detect_dob(text, lower, ctx, pre=None, out=None):
         while a > 0 and lower[a - 1].isalpha():
             a -= 1
         b = pre[1][-1][1]
-        if not _DOB_WORDS.any_member(_TOKWORD.findall(lower, a, b)):
+        tokword = _tokword(lower)
+        if not _DOB_WORDS.any_member(tokword.findall(lower, a, b)):
             return out
-        ends = [m.end() for m in _TOKWORD.finditer(lower, a, b) if m.group(0) in _DOB_WORDS]
+        ends = [m.end() for m in tokword.finditer(lower, a, b) if m.group(0) in _DOB_WORDS]
     # a date must start within 40 chars after a context word: scan only that window
     # (a date is < 40 chars long, so the window end never cuts one that starts inside it)
     for m in _DATE.finditer(text, min(ends), max(ends) + 90):
@@ -1653,11 +1712,12 @@ _FR_NEAR = re.compile(r"(?:\s?(?:bis|ter|[a-z]))?,?\s+" + _trie_pattern(_FR_TYPE
 
 def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
     # "<Name>straße 5" / "Am Markt 5": a number after whitespace, after a street suffix or lead word
+    lead = _any_in(text, _DE_LEADS)  # (a window holds a lead word only if the text does)
     for s, _e in runs:
         if s == 0 or not text[s - 1].isspace():
             continue
         before = text[max(0, s - 60) : s]
-        if before.rstrip().endswith(_DE_SUFFIXES) or _any_in(before, _DE_LEADS):
+        if before.rstrip().endswith(_DE_SUFFIXES) or (lead and _any_in(before, _DE_LEADS)):
             return True
     return False
 
@@ -2184,20 +2244,32 @@ def detect_person(text, lower, ctx, pre=None, out=None):
     # keys[i + 1] in last, or keys[i - 1] in _STRONG_LAST and word i is capitalised; and a
     # word in _NOT_NAMES or shorter than 2 characters is rejected right after it
     cand: set[int] = set()
-    for idx, key in enumerate(keys):
-        if key in hits:
-            if key in nameish:
+    for key in hits:  # (the few hit words: their positions by C-level list.index)
+        in_first, in_last, strong = key in nameish, key in last, key in _STRONG_LAST
+        idx = -1
+        for _ in range(keys.count(key)):
+            idx = keys.index(key, idx + 1)
+            if in_first:
                 cand.add(idx)
-            if key in last and idx:
+            if in_last and idx:
                 cand.add(idx - 1)
-            if key in _STRONG_LAST and idx + 1 < n and ws[idx + 1][0].isupper():
+            if strong and idx + 1 < n and ws[idx + 1][0].isupper():
                 cand.add(idx + 1)
-        if "-" in key or "’" in key:
-            cand.add(idx)
+    if "-" in joined or "’" in joined:
+        for idx, key in enumerate(keys):
+            if "-" in key or "’" in key:
+                cand.add(idx)
     todo = [c for c in sorted(cand) if len(ws[c]) >= 2 and ("’" in keys[c] or keys[c] not in _NOT_NAMES)]
     if not todo:
         return out
-    words = list(_WORD.finditer(text))
+    # word offsets: each word is the first occurrence of its text after the previous word (no
+    # character before a word's match can start a word), so chained str.find gives the starts
+    st: list[int] = []
+    p = 0
+    for w in ws[: todo[-1] + 5]:
+        p = text.find(w, p)
+        st.append(p)
+        p += len(w)
     found: list[tuple[int, int]] = []
     i = 0
     for ci in todo:
@@ -2207,57 +2279,62 @@ def detect_person(text, lower, ctx, pre=None, out=None):
         k = keys[i]
         # cheap pre-check (set look-ups): only words that could start a name go further
         if k not in nameish and "-" not in k and "’" not in k and not (i + 1 < n and keys[i + 1] in last):
-            if i == 0 or keys[i - 1] not in _STRONG_LAST or not text[words[i].start()].isupper():
+            if i == 0 or keys[i - 1] not in _STRONG_LAST or not text[st[i]].isupper():
                 i += 1
                 continue
-            if not _strong_triggered(text[max(0, words[i].start() - 20) : words[i].start()]):
+            if not _strong_triggered(text[max(0, st[i] - 20) : st[i]]):
                 i += 1
                 continue
-        m = words[i]
-        w = m.group(0)
-        s = m.start()
-        nxt = text[m.end() : m.end() + 1]
+        w = ws[i]
+        s = st[i]
+        me = s + len(w)
+        nxt = text[me : me + 1]
         if (nxt and (nxt == "_" or nxt == "@" or nxt.isdigit())) or (s > 0 and text[s - 1] in "@#_./"):
             i += 1
             continue  # part of a handle, email, hashtag, password or path
         cap = w[0].isupper() and not w.isupper()
-        k = _name_key(w)
+        k = keys[i].replace("’", "'")  # == _name_key(w): keys[i] == w.lower()
         if k in _NOT_NAMES or len(w) < 2:
             i += 1
             continue
         before = text[max(0, s - 30) : s]
-        triggered = _triggered(before)
-        sentence_start = s == 0 or _sentence_start(before)
+        # (whether a lead-in precedes: computed on first use, as most words never need it)
+        trig: bool | None = None
         is_first = False
         conf = 0.0
         if cap:
+            sentence_start = s == 0 or _sentence_start(before)  # (only capitalised words need it)
             if _is_first(w, sets, allow_amb=False):
                 is_first = True
-                conf = 0.8 if (triggered or not sentence_start) else 0.7
-            elif _is_first(w, sets, allow_amb=True) and triggered and not sentence_start:
+                conf = 0.8 if ((trig := _triggered(before)) or not sentence_start) else 0.7
+            elif (
+                _is_first(w, sets, allow_amb=True)
+                and (trig if trig is not None else (trig := _triggered(before)))
+                and not sentence_start
+            ):
                 is_first = True
                 conf = 0.7
         elif w.islower() and k not in _COMMON_LOWER and len(w) >= 3:
-            if _is_first(w, sets, allow_amb=False) and (triggered or len(w) >= 4):
+            if _is_first(w, sets, allow_amb=False) and ((trig := _triggered(before)) or len(w) >= 4):
                 # lower-case chat: a given name that is not also a common word
                 is_first = True
-                conf = 0.7 if triggered else 0.6
+                conf = 0.7 if trig else 0.6
             elif k in first_amb and _strong_triggered(before):
                 # "thx liam", "soy juan": an ambiguous given name right after a strong lead-in
                 is_first = True
                 conf = 0.6
-        if not is_first and i + 1 < n and text[m.end() : words[i + 1].start()] == " ":
+        if not is_first and i + 1 < n and text[me : st[i + 1]] == " ":
             # "Ananya Brown": unknown given name followed by a known surname, after a trigger,
             # or an ambiguous given name ("Tom", "Grace") followed by a known surname.
-            nw = words[i + 1].group(0)
-            nk = _name_key(nw)
+            nw = ws[i + 1]
+            nk = keys[i + 1].replace("’", "'")
             if (
                 cap
                 and nw[0].isupper()
                 and not nw.isupper()
                 and nk in sets["last"]
                 and nk not in _NOT_NAMES
-                and (triggered or k in sets["first_amb"])
+                and ((trig if trig is not None else (trig := _triggered(before))) or k in sets["first_amb"])
                 and k not in _COMMON_CAP
                 and len(w) >= 3
             ):
@@ -2271,7 +2348,13 @@ def detect_person(text, lower, ctx, pre=None, out=None):
                 and (nk in last)
                 and nk not in _COMMON_LOWER
                 and k not in _COMMON_LOWER
-                and (len(w) >= 4 or (len(w) == 3 and (triggered or len(nw) >= 5)))
+                and (
+                    len(w) >= 4
+                    or (
+                        len(w) == 3
+                        and ((trig if trig is not None else (trig := _triggered(before))) or len(nw) >= 5)
+                    )
+                )
             ):
                 # "lea becker": a (possibly ambiguous) given name and a known surname, both lower case
                 is_first = True
@@ -2290,16 +2373,15 @@ def detect_person(text, lower, ctx, pre=None, out=None):
         if not is_first:
             i += 1
             continue
-        end = m.end()
+        end = me
         j = i + 1
         # surname(s)
         while j < n and j <= i + 2:
-            nm = words[j]
-            gap = text[end : nm.start()]
+            gap = text[end : st[j]]
             if gap != " ":
                 break
-            nw = nm.group(0)
-            nk = _name_key(nw)
+            nw = ws[j]
+            nk = keys[j].replace("’", "'")
             if nk in _NOT_NAMES and nk not in last and nk not in sets["last_amb"]:
                 break  # (a city or brand that is also a surname still counts: "Vinícius Lima")
             if (
@@ -2310,11 +2392,11 @@ def detect_person(text, lower, ctx, pre=None, out=None):
             ):
                 if not _is_last(nw, sets) and nk in _COMMON_CAP:
                     break
-                end = nm.end()
+                end = st[j] + len(nw)
                 j += 1
                 continue
             if (not cap) and nw.islower() and _is_last(nw, sets) and nk not in _COMMON_LOWER:
-                end = nm.end()
+                end = st[j] + len(nw)
                 j += 1
                 continue
             break
@@ -2322,29 +2404,28 @@ def detect_person(text, lower, ctx, pre=None, out=None):
         found.append((i, j - 1))
         i = j
     if found:
-        _coordinated(text, words, found, sets, out)
+        _coordinated(text, ws, st, found, sets, out)
     return out
 
 
 _AND = frozenset(["and", "und", "et", "y", "e", "&", "or", "oder", "ou", "o"])
 
 
-def _coordinated(text, words, found, sets, out) -> None:
+def _coordinated(text, ws, st, found, sets, out) -> None:
     """ "david and mia", "Lea und Tom": a given name joined by a conjunction to a detected name."""
     taken = {k for a, b in found for k in range(a, b + 1)}
-    n = len(words)
+    n = len(st)
     for a, b in found:
         for conj, cand in ((b + 1, b + 2), (a - 1, a - 2)):
-            if cand < 0 or cand >= n or cand in taken or words[conj].group(0).lower() not in _AND:
+            if cand < 0 or cand >= n or cand in taken or ws[conj].lower() not in _AND:
                 continue
             lo, hi = min(conj, cand), max(conj, cand)
             if (
-                text[words[lo].end() : words[lo + 1].start()] != " "
-                or text[words[hi - 1].end() : words[hi].start()] != " "
+                text[st[lo] + len(ws[lo]) : st[lo + 1]] != " "
+                or text[st[hi - 1] + len(ws[hi - 1]) : st[hi]] != " "
             ):
                 continue
-            m = words[cand]
-            w = m.group(0)
+            w = ws[cand]
             k = _name_key(w)
             if len(w) < 2 or k in _NOT_NAMES or k in _COMMON_LOWER or (w.isupper() and len(w) > 1):
                 continue
@@ -2353,7 +2434,7 @@ def _coordinated(text, words, found, sets, out) -> None:
             if not (w.islower() or (w[0].isupper() and w[1:].islower())):
                 continue
             taken.add(cand)
-            out.append(Finding(m.start(), m.end(), PERSON, "name_coordinated", 0.6))
+            out.append(Finding(st[cand], st[cand] + len(w), PERSON, "name_coordinated", 0.6))
 
 
 _COMMON_CAP = frozenset(

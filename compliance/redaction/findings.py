@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from operator import attrgetter
 
 EMAIL = "EMAIL"
 PHONE = "PHONE"
@@ -64,6 +65,9 @@ class Finding:
     confidence: float
 
 
+_start = attrgetter("start")
+
+
 def _rank(f: Finding) -> tuple:
     return (TYPE_TIER.get(f.type, 2), f.end - f.start, f.confidence)
 
@@ -73,6 +77,15 @@ def resolve_overlaps(findings: list[Finding]) -> list[Finding]:
     overlaps the higher tier (then the longer, then the more confident) span wins."""
     if len(findings) < 2:
         return list(findings)
+    # fast path: already disjoint (the usual case) -> exactly what the steps below return
+    fs = sorted(findings, key=_start)
+    prev_end = -1
+    for f in fs:
+        if f.start < prev_end or f.end <= f.start:
+            break
+        prev_end = f.end
+    else:
+        return fs
     # containment first: drop spans strictly inside a larger one
     fs = sorted(findings, key=lambda f: (f.start, -(f.end - f.start), -TYPE_TIER.get(f.type, 2)))
     kept: list[Finding] = []

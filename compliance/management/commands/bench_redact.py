@@ -17,5 +17,7 @@ class Command(BaseCommand):
         parser.add_argument("--region-hints", nargs="*", default=[])
 
     def handle(self, *args, **opts):
-        for row in bench(load_texts(opts["corpus"]), opts["min_messages"], opts["rounds"], opts["region_hints"]):
+        for row in bench(
+            load_texts(opts["corpus"]), opts["min_messages"], opts["rounds"], opts["region_hints"]
+        ):
             self.stdout.write(json.dumps(row))

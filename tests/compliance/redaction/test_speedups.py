@@ -129,3 +129,145 @@ def test_name_lists_are_reproducible():
     script = Path(D.__file__).with_name("data") / "build_names.py"
     proc = subprocess.run([sys.executable, str(script), "--check"], capture_output=True, text=True)
     assert proc.returncode == 0, proc.stdout + proc.stderr
+
+
+# ----------------------------------------------------------------- fast paths (redact-speed)
+
+_URL_PIECES = [
+    "see https://example.com/a?b=c",
+    "www.Example.ORG",
+    "go to shop.example.co.uk/path",
+    "file.py",
+    "v1.2.3",
+    "mail a@b.de",
+    "http://10.0.0.1:8080/",
+    "EXAMPLE.COM",
+    "x.io",
+    "ftp://user:pw@host.net",
+    "(see foo.dev/x)",
+    "tab\there.com\tnext",
+    "emoji😀site.fr",
+]
+
+
+def _url_texts(n=500, seed=13):
+    rnd = random.Random(seed)
+    out = []
+    for _ in range(n):
+        parts = rnd.sample(_URL_PIECES + _PIECES, rnd.randint(1, 4))
+        seps = [rnd.choice([" ", ", ", "\n", "", ".", "/", "\u00a0"]) for _ in parts]
+        out.append("".join(p + s for p, s in zip(parts, seps, strict=True)))
+    return out
+
+
+def test_url_token_scan_equals_whole_text_scan():
+    for t in _url_texts():
+        got = [m.span() for a, b in D._url_tokens(t, t.lower()) for m in D._URL.finditer(t, a, b)]
+        assert got == [m.span() for m in D._URL.finditer(t)], t
+
+
+def test_ascii_tokword_equals_unicode_tokword():
+    for t in [*_url_texts(), *_random_texts()]:
+        lo = t.lower()
+        if lo.isascii():
+            assert D._tokword(lo).findall(lo) == D._TOKWORD.findall(lo), t
+
+
+def test_phone_digits_translate_equals_sub():
+    for t in [*_random_texts(), "+49 (0) 171/234.5678", "00 33 1 23 45 67 89"]:
+        for m in D._PHONE.finditer(t):
+            assert m.group(0).translate(D._PHONE_PUNCT) == D._NON_DIGITS.sub("", m.group(0)), t
+
+
+def test_de_possible_equals_window_loop():
+    texts = [*_random_texts(), "Am Markt 3", "wohne Gartenweg  7a", "In 5 min", "Unter den Linden 77", "An 1"]
+    for t in texts:
+        runs = D.prepass(t)[0]
+        ref = False
+        for s, _e in runs:
+            if s and t[s - 1].isspace():
+                before = t[max(0, s - 60) : s]
+                if before.rstrip().endswith(D._DE_SUFFIXES) or D._any_in(before, D._DE_LEADS):
+                    ref = True
+                    break
+        assert D._de_possible(t, runs) == ref, t
+
+
+def _luhn_ref(digits):
+    total, odd = 0, True
+    for ch in reversed(digits):
+        d = ord(ch) - 48
+        if not odd:
+            d = d * 2 - 9 if d * 2 > 9 else d * 2
+        total += d
+        odd = not odd
+    return total % 10 == 0
+
+
+def _mod97_ref(compact):
+    total = 0
+    for ch in compact[4:] + compact[:4]:
+        if ch.isdigit():
+            total = (total * 10 + ord(ch) - 48) % 97
+        else:
+            v = ord(ch) - 55
+            if not 10 <= v <= 35:
+                return False
+            total = (total * 100 + v) % 97
+    return total == 1
+
+
+def test_checksum_fast_paths_equal_digit_loops():
+    from compliance.redaction.checksums import iban_mod97_ok, luhn_ok
+
+    rnd = random.Random(17)
+    cases = [
+        "",
+        "0",
+        "4111111111111111",
+        "DE89370400440532013000",
+        "GB82WEST12345698765432",
+        "de89 3704",
+        "٣٣",
+    ]
+    for _ in range(5000):
+        cases.append("".join(rnd.choice("0123456789") for _ in range(rnd.randint(1, 20))))
+        cases.append("".join(rnd.choice("0123456789ABCZaz -") for _ in range(rnd.randint(1, 30))))
+    for c in cases:
+        assert luhn_ok(c) == _luhn_ref(c), c
+        assert iban_mod97_ok(c) == _mod97_ref(c), c
+
+
+def _resolve_ref(findings):
+    from compliance.redaction.findings import TYPE_TIER, _rank
+
+    if len(findings) < 2:
+        return list(findings)
+    fs = sorted(findings, key=lambda f: (f.start, -(f.end - f.start), -TYPE_TIER.get(f.type, 2)))
+    kept, max_end = [], -1
+    for f in fs:
+        if f.end <= max_end:
+            continue
+        kept.append(f)
+        max_end = f.end
+    if len(kept) < 2:
+        return kept
+    out = []
+    for f in sorted(kept, key=_rank, reverse=True):
+        if all(f.end <= g.start or g.end <= f.start for g in out):
+            out.append(f)
+    out.sort(key=lambda f: f.start)
+    return out
+
+
+def test_resolve_overlaps_fast_path_equals_full_resolution():
+    from compliance.redaction.findings import TYPE_TIER, Finding, resolve_overlaps
+
+    rnd = random.Random(19)
+    types = list(TYPE_TIER)
+    for _ in range(20000):
+        fs = []
+        for _ in range(rnd.randint(0, 5)):
+            a = rnd.randint(0, 30)
+            fs.append(Finding(a, a + rnd.randint(-1, 10), rnd.choice(types), "d", rnd.choice([0.6, 0.9])))
+        assert resolve_overlaps(fs) == _resolve_ref(fs), fs
