@@ -361,6 +361,8 @@ class ArchiveWriter:
                 month_rows.append((token if token is not None else tok.token(term), mid))
             if self._prefixes:
                 month_rows.extend((tok.prefix_token(p), mid) for p in index.prefix_terms(words))
+            if tok.pairs:
+                month_rows.extend((tok.pair_token(p), mid) for p in index.pair_terms(text))
             for att in msg.attachments:
                 attachment_rows.append(self._attachment(mid, sender, dek_id, dek, att))
             message_rows.append(

@@ -161,6 +161,11 @@ DMVAULT_UPLOAD_MAX_BYTES = env_int("DMVAULT_UPLOAD_MAX_BYTES", 20 * 1024**3, min
 # Prefix tokens (3-8 characters) so `budg*` can be searched: about 4 extra postings per word,
 # and more leakage to a database thief (correlated tokens per word). Off by default.
 DMVAULT_INDEX_PREFIXES = env_bool("DMVAULT_INDEX_PREFIXES", default=False)
+# Word-pair tokens (two adjacent words) so a phrase looks up only messages where its words are
+# adjacent: one extra posting per word, and more leakage (which tokens follow each other).
+# Decided per month when its posting table is created: turning it off or on later only
+# affects new months, and months without pairs are still searched word by word.
+DMVAULT_INDEX_PAIRS = env_bool("DMVAULT_INDEX_PAIRS", default=True)
 DMVAULT_WRITE_BATCH = env_int("DMVAULT_WRITE_BATCH", 2000, minimum=1)
 # Erasure needs a second admin's approval when on (two-person rule).
 DMVAULT_ERASURE_TWO_PERSON = env_bool("DMVAULT_ERASURE_TWO_PERSON", default=False)

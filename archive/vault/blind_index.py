@@ -139,6 +139,35 @@ def terms(text: str, *, fold_accents: bool = True) -> set[str]:
     return out
 
 
+def pair_terms(text: str, *, fold_accents: bool = True) -> set[str]:
+    """The distinct word pairs of ``text``: each two index terms that follow each other once stop
+    words and one-letter words are left out, as ``"first second"`` (a term never holds a space).
+    "Meet me at the station" gives ``{"meet me", "me station"}``, so the phrase
+    "meet at the station" (pair ``"meet station"``) still finds it; the decrypted check then
+    decides on the words left out. Only words of alphabetic scripts and digits pair: a CJK or
+    Thai run (already indexed as overlapping bigrams) or an emoji breaks the chain. Must stay in
+    step with :func:`terms`: a pair is only indexed where both its words are."""
+    out: set[str] = set()
+    cache = _WORD_CACHE
+    prev: str | None = None
+    for word in _TERM_RE.findall(unicodedata.normalize("NFKC", text).casefold()):
+        found = cache.get((word, fold_accents))
+        if found is None:
+            found = _word_terms(word, fold_accents)
+            if len(cache) < 1_000_000:
+                cache[(word, fold_accents)] = found
+        if not found:
+            continue  # a stop word or a one-letter word: skipped, the chain goes on
+        if len(found) > 1 or _CJK_RE.match(word[0]) or _EMOJI_RE.match(word[0]):
+            prev = None
+            continue
+        term = found[0]
+        if prev is not None:
+            out.add(f"{prev} {term}")
+        prev = term
+    return out
+
+
 def query_terms(text: str, *, fold_accents: bool = True) -> list[str]:
     """Terms of a query word or phrase, in order, for matching against the index."""
     return sorted(terms(text, fold_accents=fold_accents))
