@@ -16,7 +16,7 @@ postings behind.
 
 from __future__ import annotations
 
-import hmac
+import hashlib
 from collections.abc import Iterable
 
 from django.conf import settings
@@ -30,6 +30,7 @@ WORD = b"w"
 PREFIX = b"p"  # opt-in (DMVAULT_INDEX_PREFIXES): the 3- to 8-character prefixes of each word
 PREFIX_MIN, PREFIX_MAX = 3, 8
 PAIR = b"b"  # DMVAULT_INDEX_PAIRS, per partition: two adjacent word terms, "first second"
+PAIR_CACHE_MAX = 50_000
 
 
 def table(month: int) -> str:
@@ -91,9 +92,18 @@ class Tokenizer:
     """Turns terms into tokens for one month, caching per term: words follow Zipf's law, so
     most of an import's terms repeat and cost one dict lookup instead of an HMAC."""
 
-    def __init__(self, key: bytes, kind: bytes = WORD, *, pairs: bool = False) -> None:
+    def __init__(
+        self, key: bytes, kind: bytes = WORD, *, pairs: bool = False, cache_max: int = 500_000
+    ) -> None:
         self._key = key
         self._kind = kind
+        self._cache_max = cache_max
+        # HMAC-SHA256 (RFC 2104) with the keyed inner and outer states computed once: the same
+        # tokens as ``hmac.digest(key, kind + term)`` at a fraction of the cost per term.
+        block = hashlib.sha256(key).digest() if len(key) > 64 else key
+        block = block.ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + kind)
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         self.pairs = pairs  # the month's partition holds pair tokens
         self.cache: dict[str, int] = {}
         self._prefix: Tokenizer | None = None
@@ -102,9 +112,12 @@ class Tokenizer:
     def token(self, term: str) -> int:
         tok = self.cache.get(term)
         if tok is None:
-            digest = hmac.digest(self._key, self._kind + term.encode(), "sha256")
-            tok = int.from_bytes(digest[:8], "big", signed=True)
-            if len(self.cache) < 500_000:
+            inner = self._inner.copy()
+            inner.update(term.encode())
+            outer = self._outer.copy()
+            outer.update(inner.digest())
+            tok = int.from_bytes(outer.digest()[:8], "big", signed=True)
+            if len(self.cache) < self._cache_max:
                 self.cache[term] = tok
         return tok
 
@@ -117,7 +130,9 @@ class Tokenizer:
     def pair_token(self, pair: str) -> int:
         """The token of a pair term (``"first second"``): type byte ``b``, never a word's or a prefix's."""
         if self._pair is None:
-            self._pair = Tokenizer(self._key, PAIR)
+            # Pairs are far more varied than words: a small cache keeps the frequent ones (met
+            # early) without holding most of a month's pairs in each writer's memory.
+            self._pair = Tokenizer(self._key, PAIR, cache_max=PAIR_CACHE_MAX)
         return self._pair.token(pair)
 
 

@@ -148,24 +148,37 @@ def pair_terms(text: str, *, fold_accents: bool = True) -> set[str]:
     Thai run (already indexed as overlapping bigrams) or an emoji breaks the chain. Must stay in
     step with :func:`terms`: a pair is only indexed where both its words are."""
     out: set[str] = set()
-    cache = _WORD_CACHE
+    cache = _PAIR_WORD_CACHE if fold_accents else _PAIR_WORD_CACHE_UNFOLDED
     prev: str | None = None
     for word in _TERM_RE.findall(unicodedata.normalize("NFKC", text).casefold()):
-        found = cache.get((word, fold_accents))
-        if found is None:
-            found = _word_terms(word, fold_accents)
+        term = cache.get(word)
+        if term is None:
+            term = _pair_word(word, fold_accents)
             if len(cache) < 1_000_000:
-                cache[(word, fold_accents)] = found
-        if not found:
-            continue  # a stop word or a one-letter word: skipped, the chain goes on
-        if len(found) > 1 or _CJK_RE.match(word[0]) or _EMOJI_RE.match(word[0]):
+                cache[word] = term
+        if term == _BREAK:
             prev = None
-            continue
-        term = found[0]
-        if prev is not None:
-            out.add(f"{prev} {term}")
-        prev = term
+        elif term:
+            if prev is not None:
+                out.add(prev + " " + term)
+            prev = term
+        # else a stop word or a one-letter word: skipped, the chain goes on
     return out
+
+
+_BREAK = "\x00"  # a CJK run or an emoji: no pair across it
+_PAIR_WORD_CACHE: dict[str, str] = {}
+_PAIR_WORD_CACHE_UNFOLDED: dict[str, str] = {}
+
+
+def _pair_word(word: str, fold_accents: bool) -> str:
+    """What a word is in a chain of pairs: its index term, "" (skipped) or ``_BREAK``."""
+    found = _word_terms(word, fold_accents)
+    if not found:
+        return ""
+    if len(found) > 1 or _CJK_RE.match(word[0]) or _EMOJI_RE.match(word[0]):
+        return _BREAK
+    return found[0]
 
 
 def query_terms(text: str, *, fold_accents: bool = True) -> list[str]:

@@ -335,3 +335,15 @@ def test_retention_of_part_of_a_month_removes_its_pair_postings() -> None:
     assert slack_id not in {mid for _, _, mid in _stored()}
     assert _pair_postings(202505) == 5
     assert_index_exact()
+
+
+@pytest.mark.parametrize("key", [b"k" * 32, bytes(range(80)), b""])
+def test_tokens_are_the_hmac_of_type_and_term(key: bytes) -> None:
+    # The tokenizer precomputes HMAC's keyed states: tokens must stay exactly HMAC-SHA256.
+    import hmac
+
+    tok = index.Tokenizer(key)
+    for term in ("station", "été", "meet station", ""):
+        for kind, token in ((b"w", tok.token), (b"p", tok.prefix_token), (b"b", tok.pair_token)):
+            digest = hmac.digest(key, kind + term.encode(), "sha256")
+            assert token(term) == int.from_bytes(digest[:8], "big", signed=True)
