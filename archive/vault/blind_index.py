@@ -5,6 +5,8 @@ indexed. Normalization: NFKC (fullwidth and compatibility forms fold), casefold 
 optional accent folding (é → e), then words on Unicode boundaries; CJK and Thai runs become
 character bigrams; emoji are terms of their own. Stop words and one-letter words are not
 indexed: they have no search value and are what frequency analysis would identify first.
+Word pairs (:func:`pair_terms`, for phrases) are each two of these terms that follow each other
+once stop words and one-letter words are left out.
 Bump ``NORMALIZATION_VERSION`` when any of this changes: existing postings need a re-index.
 """
 
