@@ -5,17 +5,17 @@ tokens. A query is an AND of groups; a group is an OR of alternatives; an altern
 of terms (words, prefixes when the prefix index is on, word pairs of a phrase). The cheapest
 group drives the scan: each of its alternatives scans the posting list of its rarest term in id
 order, and everything else is checked with ``EXISTS`` / ``NOT EXISTS`` on the same primary key;
-the alternatives' pages are merged. Metadata filters (sources, conversations, senders, kinds, flags) are plain
-columns of ``archive_message``, joined after the posting lookup; when a conversation or sender
-filter holds fewer messages in the month than the driving term has postings, the month is
-scanned from ``archive_message`` instead (its ``(conversation, id)`` / ``(sender, id)`` indexes)
-with every term checked by ``EXISTS``. A query without terms scans ``archive_message`` in id
-order. A phrase's alternative carries its words and its word pairs: in a month built with pair
-tokens the pairs replace the words they cover (only messages where the words are adjacent come
-out), in a month without them the pairs are left out (every message with all the words comes
-out); either way the caller checks the phrase on the decrypted text. Months with no index key
-(none written, or destroyed by retention) are skipped. Only ids come out of here;
-``archive.reading`` decrypts the page.
+the alternatives' pages are merged. Metadata filters (sources, conversations, senders, kinds,
+flags) are plain columns of ``archive_message``, joined after the posting lookup; when a
+conversation or sender filter holds fewer messages in the month than the driving term has
+postings, the month is scanned from ``archive_message`` instead (its ``(conversation, id)`` /
+``(sender, id)`` indexes) with every term checked by ``EXISTS``. A query without terms scans
+``archive_message`` in id order. A phrase's alternative carries its words and its word pairs:
+in a month built with pair tokens the pairs replace the words they cover (only messages where
+the words are adjacent come out), in a month without them the pairs are left out (every message
+with all the words comes out); either way the caller checks the phrase on the decrypted text.
+Months with no index key (none written, or destroyed by retention) are skipped. Only ids come
+out of here; ``archive.reading`` decrypts the page.
 """
 
 from __future__ import annotations
