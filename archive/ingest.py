@@ -222,11 +222,14 @@ def remove_postings(message_ids: list[int]) -> None:
     """Delete the exact postings of these messages, from their decrypted text (before any shred)."""
     vault = get_vault()
     by_month: dict[int, list[tuple[int, int]]] = {}
+    tokenizers: dict[int, index.Tokenizer | None] = {}
     for msg in open_messages(message_ids, vault=vault):
         if msg.erased:
             continue
         month = msg.sent_at.year * 100 + msg.sent_at.month
-        tok = index.tokenizer_for(vault, month, create=False)
+        if month not in tokenizers:  # one key unwrap and partition lookup per month
+            tokenizers[month] = index.tokenizer_for(vault, month, create=False)
+        tok = tokenizers[month]
         if tok is None:
             continue
         by_month.setdefault(month, []).extend(

@@ -383,6 +383,8 @@ class ArchiveWriter:
             month_rows.extend(zip(tokens, repeat(mid)))
             if self._prefixes:
                 month_rows.extend((tok.prefix_token(p), mid) for p in index.prefix_terms(words))
+            if tok.pairs:
+                month_rows.extend((tok.pair_token(p), mid) for p in index.pair_terms(text))
             for att in msg.attachments:
                 attachment_rows.append(self._attachment(mid, sender, dek_id, dek, att))
             message_rows.append(

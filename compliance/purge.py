@@ -2,7 +2,7 @@
 withdrawal share. Callers check holds and locks first and run these inside their transaction.
 
 * ``delete_messages`` removes the exact postings of each message (its tokens recomputed from the
-  decrypted text with ``archive.index.message_tokens``, so prefix postings go too), its attachment
+  decrypted text with ``archive.index.message_tokens``, so prefix and pair postings go too), its attachment
   rows, the blobs no longer referenced (file, row and blob key), the message rows, and then every
   (conversation, author, month) message key that no longer protects any message.
 * ``rewrite_messages`` re-seals changed bodies under their own key and swaps their postings.

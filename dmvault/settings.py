@@ -163,6 +163,11 @@ DMVAULT_UPLOAD_MAX_BYTES = env_int("DMVAULT_UPLOAD_MAX_BYTES", 20 * 1024**3, min
 # Prefix tokens (3-8 characters) so `budg*` can be searched: about 4 extra postings per word,
 # and more leakage to a database thief (correlated tokens per word). Off by default.
 DMVAULT_INDEX_PREFIXES = env_bool("DMVAULT_INDEX_PREFIXES", default=False)
+# Word-pair tokens (two adjacent words) so a phrase looks up only messages where its words are
+# adjacent: one extra posting per word, and more leakage (which tokens follow each other).
+# Decided per month when its posting table is created: turning it off or on later only
+# affects new months, and months without pairs are still searched word by word.
+DMVAULT_INDEX_PAIRS = env_bool("DMVAULT_INDEX_PAIRS", default=True)
 # Messages per write transaction. Message ids are time-ordered and an export comes thread by
 # thread, so a batch lands all over the message table's B-tree: a commit writes nearly one page
 # per row until batches are large (20,000 wrote 1.34x faster than 2,000 on SQLite at 200,000

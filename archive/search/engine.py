@@ -2,16 +2,20 @@
 
 For each month in range (newest first, or oldest first) the query terms become that month's
 tokens. A query is an AND of groups; a group is an OR of alternatives; an alternative is an AND
-of terms (words, or prefixes when the prefix index is on). The cheapest group drives the scan:
-each of its alternatives scans the posting list of its rarest term in id order, and everything
-else is checked with ``EXISTS`` / ``NOT EXISTS`` on the same primary key; the alternatives'
-pages are merged. Metadata filters (sources, conversations, senders, kinds, flags) are plain
-columns of ``archive_message``, joined after the posting lookup; when a conversation or sender
-filter holds fewer messages in the month than the driving term has postings, the month is
-scanned from ``archive_message`` instead (its ``(conversation, id)`` / ``(sender, id)`` indexes)
-with every term checked by ``EXISTS``. A query without terms scans ``archive_message`` in id
-order. Months with no index key (none written, or destroyed by
-retention) are skipped. Only ids come out of here; ``archive.reading`` decrypts the page.
+of terms (words, prefixes when the prefix index is on, word pairs of a phrase). The cheapest
+group drives the scan: each of its alternatives scans the posting list of its rarest term in id
+order, and everything else is checked with ``EXISTS`` / ``NOT EXISTS`` on the same primary key;
+the alternatives' pages are merged. Metadata filters (sources, conversations, senders, kinds,
+flags) are plain columns of ``archive_message``, joined after the posting lookup; when a
+conversation or sender filter holds fewer messages in the month than the driving term has
+postings, the month is scanned from ``archive_message`` instead (its ``(conversation, id)`` /
+``(sender, id)`` indexes) with every term checked by ``EXISTS``. A query without terms scans
+``archive_message`` in id order. A phrase's alternative carries its words and its word pairs:
+in a month built with pair tokens the pairs replace the words they cover (only messages where
+the words are adjacent come out), in a month without them the pairs are left out (every message
+with all the words comes out); either way the caller checks the phrase on the decrypted text.
+Months with no index key (none written, or destroyed by retention) are skipped. Only ids come
+out of here; ``archive.reading`` decrypts the page.
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ class IdRange:
 class IndexTerm:
     text: str
     prefix: bool = False  # a prefix token (type ``p``) rather than a word token
+    pair: bool = False  # a word-pair token (type ``b``): ``text`` is "first second"
 
 
 Alternative = tuple[IndexTerm, ...]  # AND
@@ -159,7 +164,20 @@ class _Month:
         self.ref = "p0.message_id"  # the message id column of the driving table
 
     def token(self, term: IndexTerm) -> int:
+        if term.pair:
+            return self.tok.pair_token(term.text)
         return self.tok.prefix_token(term.text) if term.prefix else self.tok.token(term.text)
+
+    def terms_of(self, alt: Alternative) -> Alternative:
+        """The terms this month can look up: pairs where the month has pair tokens, instead of
+        the words they cover (a pair is only posted where both words are); without pair tokens,
+        the words alone."""
+        if not any(t.pair for t in alt):
+            return alt
+        if not self.tok.pairs:
+            return tuple(t for t in alt if not t.pair)
+        covered = {w for t in alt if t.pair for w in t.text.split(" ")}
+        return tuple(t for t in alt if t.pair or t.prefix or t.text not in covered)
 
     def estimate(self, term: IndexTerm) -> int:
         # Word frequencies are stable across months: estimate each term once per search.
@@ -208,13 +226,13 @@ class _Month:
         """One SELECT of message ids per alternative of the driving group (to be ordered by
         id and limited by the caller). The driver is the rarest group's posting lists, or the
         message table itself when a conversation/sender filter is rarer still."""
-        groups = list(query.groups)
+        groups = [tuple(self.terms_of(alt) for alt in group) for group in query.groups]
         narrowing = filt.conversation_ids is not None or filt.sender_ids is not None
 
         def cost(group: Group) -> int:
             return sum(min(self.estimate(t) for t in alt) for alt in group)
 
-        if need_estimates or narrowing:
+        if (need_estimates or narrowing) and len(groups) > 1:
             groups.sort(key=cost)
         driver, others = groups[0], groups[1:]
         if narrowing:

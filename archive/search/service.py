@@ -7,7 +7,8 @@ How a query runs (see ``archive.search.query`` for the language):
    identities of the participants in the searcher's scope, once per request), platforms, labels
    and participants to conversation ids, dates to an id range (ids are time-ordered).
 2. Words go through the blind index (``archive.search.engine``): AND of groups, OR inside a
-   group, excluded words as ``NOT EXISTS``, filters joined on the message rows.
+   group, excluded words as ``NOT EXISTS``, filters joined on the message rows. A phrase also
+   brings its word pairs, looked up instead of its words in months that have pair tokens.
 3. Phrases, long prefixes, words the normalizer splits, and all exclusions are checked on the
    decrypted text of the candidates, fetched in growing batches until the page is full (or the
    ``max_candidates`` budget, 2,000 decryptions by default, is spent: the result is then
@@ -199,6 +200,17 @@ class _Plan:
     nothing: bool = False
 
 
+def _pairs_of(term: Term) -> list[str]:
+    """The word pairs a phrase (or a word the normalizer splits, like ``e-mail``) needs in the
+    index: every two adjacent index terms of it. Only used in months with pair tokens, where
+    they narrow the candidates to messages with the words next to each other; the phrase is
+    still checked on the decrypted text (stop words, order across a skipped word, punctuation).
+    Not for CJK, checked as a substring."""
+    if term.kind == "prefix" or not term.needs_check or _is_cjk(term.words):
+        return []
+    return sorted(index.pair_terms(term.text))
+
+
 def _conversations_of(pids: set[int]) -> set[int]:
     through = Conversation.participants.through.objects.filter(participant_id__in=pids)
     return set(through.values_list("conversation_id", flat=True))
@@ -328,7 +340,8 @@ def _build_plan(parsed: ParsedQuery, scope: SearchScope, tz: str, directory: Par
         for alt in anyof.alternatives:
             terms = tuple(
                 dict.fromkeys(
-                    IndexTerm(t, prefix=term.kind == "prefix") for term in alt.terms for t in term.terms
+                    [IndexTerm(t, prefix=term.kind == "prefix") for term in alt.terms for t in term.terms]
+                    + [IndexTerm(p, pair=True) for term in alt.terms for p in _pairs_of(term)]
                 )
             )
             post_check = post_check or any(term.needs_check for term in alt.terms)

@@ -5,6 +5,8 @@ indexed. Normalization: NFKC (fullwidth and compatibility forms fold), casefold 
 optional accent folding (é → e), then words on Unicode boundaries; CJK and Thai runs become
 character bigrams; emoji are terms of their own. Stop words and one-letter words are not
 indexed: they have no search value and are what frequency analysis would identify first.
+Word pairs (:func:`pair_terms`, for phrases) are each two of these terms that follow each other
+once stop words and one-letter words are left out.
 Bump ``NORMALIZATION_VERSION`` when any of this changes: existing postings need a re-index.
 """
 
@@ -138,6 +140,48 @@ def terms(text: str, *, fold_accents: bool = True) -> set[str]:
                 cache[word] = found
         out.update(found)
     return out
+
+
+def pair_terms(text: str, *, fold_accents: bool = True) -> set[str]:
+    """The distinct word pairs of ``text``: each two index terms that follow each other once stop
+    words and one-letter words are left out, as ``"first second"`` (a term never holds a space).
+    "Meet me at the station" gives ``{"meet me", "me station"}``, so the phrase
+    "meet at the station" (pair ``"meet station"``) still finds it; the decrypted check then
+    decides on the words left out. Only words of alphabetic scripts and digits pair: a CJK or
+    Thai run (already indexed as overlapping bigrams) or an emoji breaks the chain. Must stay in
+    step with :func:`terms`: a pair is only indexed where both its words are."""
+    out: set[str] = set()
+    cache = _PAIR_WORD_CACHE if fold_accents else _PAIR_WORD_CACHE_UNFOLDED
+    prev: str | None = None
+    for word in _TERM_RE.findall(unicodedata.normalize("NFKC", text).casefold()):
+        term = cache.get(word)
+        if term is None:
+            term = _pair_word(word, fold_accents)
+            if len(cache) < 1_000_000:
+                cache[word] = term
+        if term == _BREAK:
+            prev = None
+        elif term:
+            if prev is not None:
+                out.add(prev + " " + term)
+            prev = term
+        # else a stop word or a one-letter word: skipped, the chain goes on
+    return out
+
+
+_BREAK = "\x00"  # a CJK run or an emoji: no pair across it
+_PAIR_WORD_CACHE: dict[str, str] = {}
+_PAIR_WORD_CACHE_UNFOLDED: dict[str, str] = {}
+
+
+def _pair_word(word: str, fold_accents: bool) -> str:
+    """What a word is in a chain of pairs: its index term, "" (skipped) or ``_BREAK``."""
+    found = _word_terms(word, fold_accents)
+    if not found:
+        return ""
+    if len(found) > 1 or _CJK_RE.match(word[0]) or _EMOJI_RE.match(word[0]):
+        return _BREAK
+    return found[0]
 
 
 def query_terms(text: str, *, fold_accents: bool = True) -> list[str]:
