@@ -30,10 +30,11 @@ can outlive its message; a crashed import's staged postings are merged by the ne
 from __future__ import annotations
 
 import hashlib
+import time
 from collections.abc import Iterable
 
 from django.conf import settings
-from django.db import IntegrityError, connection, transaction
+from django.db import IntegrityError, ProgrammingError, connection, transaction
 
 from archive.vault import Vault
 from archive.vault.blind_index import _CJK_RE, terms
@@ -89,14 +90,18 @@ def ensure_partition(month: int) -> None:
     )
     staged = f"CREATE TABLE IF NOT EXISTS {staged_table(month)} (token BIGINT NOT NULL, message_id BIGINT NOT NULL)"
     for statement in (ddl, staged):
-        try:
-            with transaction.atomic(), connection.cursor() as cur:
-                cur.execute(statement)
-        except IntegrityError:
-            # Two writers creating the same month at once: PostgreSQL reports the race as a
-            # unique violation on its catalogue even with IF NOT EXISTS. The table exists now.
-            with connection.cursor() as cur:
-                cur.execute(statement)
+        for attempt in range(5):
+            try:
+                with transaction.atomic(), connection.cursor() as cur:
+                    cur.execute(statement)
+                break
+            except (IntegrityError, ProgrammingError):
+                # Two writers creating the same month at once: even with IF NOT EXISTS,
+                # PostgreSQL reports the race as a unique violation on its catalogue or as
+                # "type ... already exists". Once the other writer commits, the table exists.
+                if attempt == 4:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
     try:
         with transaction.atomic():
             PostingPartition.objects.get_or_create(month=month, defaults={"pairs": pairs_enabled()})
