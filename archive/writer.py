@@ -118,6 +118,7 @@ class ArchiveWriter:
         # holds ``batch_size`` messages however small the conversations are.
         self._rows: list[tuple[Any, ...]] = []
         self._postings: dict[int, list[tuple[int, int]]] = {}
+        self._stage = index.stages_postings()
         self._staged: dict[int, int] = {}  # postings this writer staged per month since its last merge
         self._attachments: list[Attachment] = []
         self._pending_dedup: set[bytes] = set()
@@ -421,6 +422,10 @@ class ArchiveWriter:
                 if self._attachments:
                     Attachment.objects.bulk_create(self._attachments, batch_size=500)
                 for month, rows in self._postings.items():
+                    if not self._stage:
+                        rows.sort()  # B-tree order: neighbouring inserts touch the same pages
+                        index.insert_postings(month, rows)
+                        continue
                     index.stage_postings(month, rows)  # merged into the month's B-tree later
                     self._staged[month] = self._staged.get(month, 0) + len(rows)
                     if self._staged[month] >= index.STAGE_MERGE_ROWS:

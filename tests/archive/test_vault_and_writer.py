@@ -236,14 +236,17 @@ def test_an_import_that_dies_before_finishing_is_indexed_by_the_next_writer() ->
     dying.begin()
     dying.write_conversation(_conversation())
     dying._commit()
-    staged = _rows(index.staged_table(202503))
-    assert staged > 5 and _rows(index.table(202503)) == 0
-    assert find_ids(["zanzibarquokka"], limit=5) == []
+    staged, indexed = _rows(index.staged_table(202503)), _rows(index.table(202503))
+    if index.stages_postings():
+        assert staged > 5 and indexed == 0
+        assert find_ids(["zanzibarquokka"], limit=5) == []
+    else:  # PostgreSQL writes postings straight into the month's table
+        assert staged == 0 and indexed > 5
     # ...and the rerun, which adds no message, merges them.
     again = ArchiveWriter(_source()).write([_conversation()])
     assert again.messages == 0
     assert _rows(index.staged_table(202503)) == 0
-    assert _rows(index.table(202503)) == staged
+    assert _rows(index.table(202503)) == staged + indexed
     assert len(find_ids(["zanzibarquokka"], limit=5)) == 1
 
 
