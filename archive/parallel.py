@@ -68,21 +68,22 @@ def write_parallel(
     state = _ParentState(procs, results, on_progress)
     try:
         for conv in conversations:
-            inbox = inboxes[_worker_for(conv, workers)]
-            state.put(inbox, ("conv", replace(conv, messages=[])))
+            n = _worker_for(conv, workers)
+            inbox, proc = inboxes[n], procs[n]
+            state.put(inbox, proc, ("conv", replace(conv, messages=[])))
             chunk: list[ParsedMessage] = []
             for msg in conv.messages:
                 if msg.attachments:
                     msg.attachments = [_materialize(a) for a in msg.attachments]
                 chunk.append(msg)
                 if len(chunk) >= CHUNK:
-                    state.put(inbox, ("msgs", chunk))
+                    state.put(inbox, proc, ("msgs", chunk))
                     chunk = []
             if chunk:
-                state.put(inbox, ("msgs", chunk))
-            state.put(inbox, ("end",))
-        for inbox in inboxes:
-            state.put(inbox, ("stop",))
+                state.put(inbox, proc, ("msgs", chunk))
+            state.put(inbox, proc, ("end",))
+        for inbox, proc in zip(inboxes, procs, strict=True):
+            state.put(inbox, proc, ("stop",))
         return state.collect()
     except BaseException:
         for proc in procs:
@@ -161,14 +162,16 @@ class _ParentState:
             except queue.Empty:
                 return
 
-    def put(self, inbox: Any, item: tuple[Any, ...]) -> None:
+    def put(self, inbox: Any, proc: Any, item: tuple[Any, ...]) -> None:
+        """Hand ``item`` to the writer ``proc`` reading ``inbox``, waiting while its inbox is full.
+        Only that writer's death is an error here: another one may have finished already."""
         while True:
             try:
                 inbox.put(item, timeout=0.2)
                 break
             except queue.Full:
                 self.drain()
-                if not all(p.is_alive() for p in self.procs):
+                if not proc.is_alive():
                     self.drain()
                     raise ParallelWriteError("a writer process exited early") from None
         self.drain()

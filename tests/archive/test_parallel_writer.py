@@ -168,6 +168,38 @@ def test_a_repeated_parallel_import_adds_nothing(tmp_path: Path, export: tuple[P
     assert again["statuses"] == ["done", "done"]
 
 
+# One writer gets a tiny conversation and finishes first; the other's inbox is still full of a
+# long one when the import ends. A writer that finished is not one that died.
+ONE_WRITER_FINISHES_FIRST = """
+from datetime import UTC, datetime, timedelta
+from archive.importers.base import ConversationKind, ParsedConversation, ParsedMessage, ParsedParticipant
+from archive.models import Message, Source
+from archive.parallel import _worker_for, write_parallel
+
+def conversation(thread, n):
+    people = [ParsedParticipant("a", "A"), ParsedParticipant("b", "B")]
+    start = datetime(2025, 1, 1, tzinfo=UTC)
+    msgs = [
+        ParsedMessage(start + timedelta(seconds=i), str(i), "ab"[i % 2], f"note {{i}} about lighthouse {{i % 97}}",
+                      platform_message_id=str(i))
+        for i in range(n)
+    ]
+    return ParsedConversation("whatsapp", thread, ConversationKind.DIRECT, thread, people, msgs)
+
+threads = [f"t{{i}}" for i in range(50)]
+small = next(t for t in threads if _worker_for(conversation(t, 0), 2) == 0)
+big = next(t for t in threads if _worker_for(conversation(t, 0), 2) == 1)
+source = Source.objects.create(platform="whatsapp", original_sha256="0" * 64, original_size=1)
+summary = write_parallel(source, [conversation(small, 3), conversation(big, {big_size})], workers=2, batch_size=700)
+print("written", summary.messages, Message.objects.count())
+"""
+
+
+def test_a_writer_that_finishes_first_does_not_fail_the_import(tmp_path: Path) -> None:
+    out = _manage(tmp_path, 2, ONE_WRITER_FINISHES_FIRST.format(big_size=12_000))
+    assert "written 12003 12003" in out
+
+
 def test_an_import_in_a_daemonic_job_process_still_forks_its_writers(
     tmp_path: Path, export: tuple[Path, int]
 ) -> None:
