@@ -244,33 +244,18 @@ def stages_postings() -> bool:
 def stage_postings(month: int, rows: list[tuple[int, int]]) -> None:
     """Append postings to the month's staging table (see the module docstring); the caller's
     transaction is the message rows' own, so a message and its postings commit together."""
-    if not rows:
-        return
-    name = staged_table(month)
-    if connection.vendor == "postgresql":
-        with (
-            connection.connection.cursor() as cur,
-            cur.copy(f"COPY {name} (token, message_id) FROM STDIN") as copy,
-        ):
-            for row in rows:
-                copy.write_row(row)
-    else:
-        connection.connection.executemany(f"INSERT INTO {name} (token, message_id) VALUES (?, ?)", rows)
+    assert stages_postings(), "only SQLite writers stage postings"
+    if rows:
+        connection.connection.executemany(
+            f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows
+        )
 
 
 def merge_staged(month: int) -> int:
     """Move the month's staged postings into its B-tree, in key order; returns how many moved.
-    Run it inside a transaction. On PostgreSQL one statement deletes and inserts, so a posting
-    staged by a concurrent writer's commit is either moved whole or left for its own merge."""
+    Run it inside a transaction (SQLite has one writer at a time, so nothing is staged meanwhile)."""
     staged, name = staged_table(month), table(month)
     with connection.cursor() as cur:
-        if connection.vendor == "postgresql":
-            cur.execute(
-                f"WITH moved AS (DELETE FROM {staged} RETURNING token, message_id) "
-                f"INSERT INTO {name} (token, message_id) "
-                "SELECT token, message_id FROM moved ORDER BY token, message_id ON CONFLICT DO NOTHING"
-            )
-            return max(0, cur.rowcount)
         cur.execute(f"SELECT count(*) FROM {staged}")
         count = int(cur.fetchone()[0])
         if count:
@@ -283,6 +268,9 @@ def merge_staged(month: int) -> int:
 
 
 def has_staged(month: int) -> bool:
+    """Whether the month has postings waiting to be merged (never on PostgreSQL: no query)."""
+    if not stages_postings():
+        return False
     with connection.cursor() as cur:
         cur.execute(f"SELECT 1 FROM {staged_table(month)} LIMIT 1")
         return cur.fetchone() is not None

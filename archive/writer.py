@@ -156,6 +156,8 @@ class ArchiveWriter:
     def merge_staged(self) -> None:
         """Merge every month's staged postings, this writer's and any a crashed import left:
         one transaction per month, months in one order, so parallel writers never deadlock."""
+        if not self._stage:
+            return
         for month in sorted(index.existing_months()):
             if index.has_staged(month):
                 with self._write_lock, transaction.atomic():
