@@ -21,7 +21,8 @@ How a query runs (see ``archive.search.query`` for the language):
    :class:`SearchScope` are ever looked at, counted or shown as context.
 
 Counts: ``count`` is exact when ``count_exact`` is true, otherwise it is a lower bound ("at
-least N"): index-only queries count up to ``count_cap`` (default 500) matches (pass
+least N"): index-only queries count up to ``count_cap`` (default 500) matches, on the first page in the
+same pass over the index that finds the page (pass
 ``count_cap=0`` on later pages to skip counting: ``count`` is then the page's size, "at least");
 queries with a post-check can only count what they verified, so they are exact only when the
 whole result fit in one call. Messages whose key has been shredded never match a text query (their text cannot
@@ -616,6 +617,13 @@ def search(
     truncated = False
     last_examined: int | None = None
     batch = limit + 1 if not plan.post_check else max(2 * limit, 100)
+    # The first page of an index-only query fetches up to ``count_cap + 1`` ids (ids only; just
+    # the page is decrypted), so the same pass gives the count: a second pass over the index
+    # would redo the work, most of all for rare terms, whose every month must be read.
+    count_in_first_batch = count_cap > 0 and not plan.post_check and after_id is None
+    if count_in_first_batch:
+        batch = max(batch, count_cap + 1)
+    first_batch: int | None = None
     scan_range = page_range
     while len(items) < limit:
         if not pending:
@@ -632,6 +640,8 @@ def search(
                 tokenizers=tokenizers,
                 stats=stats,
             )
+            if first_batch is None:
+                first_batch = len(ids)
             if len(ids) < want:
                 exhausted = True
             if not ids:
@@ -671,6 +681,9 @@ def search(
     # Counts.
     if count_cap <= 0:
         count, exact = len(items), next_cursor is None and after_id is None and not truncated
+    elif count_in_first_batch:
+        found = first_batch or 0
+        count, exact = min(found, count_cap), found <= count_cap
     elif not plan.post_check:
         count, exact = count_matching(
             plan.index_query,

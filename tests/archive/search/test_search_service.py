@@ -278,6 +278,19 @@ def test_counts_exact_and_capped(many: list[int]) -> None:
     assert search("hotel", scope=ALL, count_cap=0).count_label == "1"
 
 
+def test_the_first_page_counts_in_the_same_pass_and_later_pages_count_the_whole_result(many: list[int]) -> None:
+    at_cap = search("ledger", scope=ALL, limit=10, count_cap=75)
+    assert (at_cap.count, at_cap.count_exact) == (75, True)
+    below = search("ledger", scope=ALL, limit=10, count_cap=74)
+    assert (below.count, below.count_exact) == (74, False)
+    page_larger_than_cap = search("ledger", scope=ALL, limit=50, count_cap=20)
+    assert (len(page_larger_than_cap.items), page_larger_than_cap.count) == (50, 20)
+    assert not page_larger_than_cap.count_exact
+    second = search("ledger", scope=ALL, limit=10, cursor=at_cap.next_cursor)
+    assert (second.count, second.count_exact) == (75, True)
+    assert [h.message.id for h in second.items] == sorted(many, reverse=True)[10:20]
+
+
 def test_a_candidate_budget_truncates_and_the_cursor_resumes(many: list[int]) -> None:
     result = search('"entry for"', scope=ALL, limit=50, max_candidates=40)
     assert result.truncated and result.next_cursor
