@@ -49,7 +49,10 @@ _DATA = Path(__file__).with_name("data")
 # ----------------------------------------------------------------------------- helpers
 
 _HAS_DIGIT = re.compile(r"\d")
-_DIGIT_RUNS = re.compile(r"\d+")
+# Patterns scanned over whole texts start with a character class, not a repeat ("\d\d*", not
+# "\d+") or a look-behind: only then can ``search`` / ``finditer`` skip the positions where the
+# class fails in C (sre's charset prefix) instead of starting a full match attempt at each.
+_DIGIT_RUNS = re.compile(r"\d\d*")
 _NON_DIGITS = re.compile(r"\D+")
 _TRAIL = ".,;:!?)]}>'\"*"
 
@@ -998,9 +1001,9 @@ _PW_TAIL = re.compile(
     re.IGNORECASE,
 )
 _PW_TAIL_BARE = re.compile(r"\s+['\"]?([^\s'\"]{4,64})")
-_TOKWORD = re.compile(r"[^\W\d_]+(?:-[^\W\d_]+)?")
+_TOKWORD = re.compile(r"[^\W\d_][^\W\d_]*(?:-[^\W\d_]+)?")
 # the same on ASCII text, where [^\W\d_] is exactly [A-Za-z] (a plain class scans faster)
-_TOKWORD_ASCII = re.compile(r"[A-Za-z]+(?:-[A-Za-z]+)?")
+_TOKWORD_ASCII = re.compile(r"[A-Za-z][A-Za-z]*(?:-[A-Za-z]+)?")
 
 
 def _tokword(lower: str) -> re.Pattern[str]:

@@ -156,6 +156,19 @@ def test_chat_secret_gate_is_necessary():
         assert D._CHAT_SECRET_ANY("xx " + w + " yy") is not None, w
 
 
+def test_class_first_patterns_equal_plain_repeats():
+    # "\d\d*" / "[..][..]*" start with a class so sre can skip in C; same matches as "+"
+    extra = ["١٢٣ x ٤", "²³ 12", "ab-cd éf-gh_ij", "a--b", "x1y22z333", "-", "", "Straße-Nord 5"]
+    for t in [*_random_texts(), *extra]:
+        for new, old in (
+            (D._DIGIT_RUNS, r"\d+"),
+            (D._TOKWORD, r"[^\W\d_]+(?:-[^\W\d_]+)?"),
+            (D._TOKWORD_ASCII, r"[A-Za-z]+(?:-[A-Za-z]+)?"),
+        ):
+            for s in (t, t.lower()):
+                assert [m.span() for m in new.finditer(s)] == [m.span() for m in re.finditer(old, s)], s
+
+
 # ----------------------------------------------------------------- whole engine
 
 
