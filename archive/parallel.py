@@ -27,6 +27,7 @@ from typing import Any
 
 from django.db import connection, connections
 
+from archive import index
 from archive.importers.base import ParsedAttachment, ParsedConversation, ParsedMessage
 from archive.models import Source
 from archive.writer import ArchiveWriter, WriteSummary
@@ -49,9 +50,11 @@ def write_parallel(
     transform_text: Callable[[str], str] | None = None,
 ) -> WriteSummary:
     if workers <= 1:
-        return ArchiveWriter(
+        summary = ArchiveWriter(
             source, on_progress=on_progress, batch_size=batch_size, transform_text=transform_text
         ).write(conversations)
+        index.refresh_statistics(summary.months)
+        return summary
     connections.close_all()  # never share a database connection across fork
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=QUEUE_DEPTH) for _ in range(workers)]
@@ -84,7 +87,7 @@ def write_parallel(
             state.put(inbox, proc, ("end",))
         for inbox, proc in zip(inboxes, procs, strict=True):
             state.put(inbox, proc, ("stop",))
-        return state.collect()
+        summary = state.collect()
     except BaseException:
         for proc in procs:
             if proc.is_alive():
@@ -102,6 +105,8 @@ def write_parallel(
         for q in (*inboxes, results):
             q.close()
             q.cancel_join_thread()
+    index.refresh_statistics(summary.months)
+    return summary
 
 
 def _start(procs: list[Any]) -> None:
@@ -144,6 +149,7 @@ class _ParentState:
         self.results = results
         self.on_progress = on_progress
         self.summaries: list[dict[str, Any]] = []
+        self.months: set[int] = set()
 
     def _handle(self, item: tuple[Any, ...]) -> None:
         kind = item[0]
@@ -152,6 +158,7 @@ class _ParentState:
                 self.on_progress(item[1])
         elif kind == "done":
             self.summaries.append(item[1])
+            self.months.update(item[2])
         elif kind == "error":
             raise ParallelWriteError(f"a writer process failed: {item[1]}")
 
@@ -193,6 +200,7 @@ class _ParentState:
             total.attachments += part["attachments"]
             total.participants += part["participants"]
             total.warnings.extend(part["warnings"])
+        total.months = self.months
         return total
 
 
@@ -239,7 +247,8 @@ def _worker(
             conv: ParsedConversation = item[1]
             conv.messages = _messages(inbox)
             writer.write_conversation(conv)
-        results.put(("done", writer.finish().as_dict()))
+        summary = writer.finish()
+        results.put(("done", summary.as_dict(), sorted(summary.months)))
     except Exception as exc:  # report the type only: a message could quote content
         diag = getattr(exc.__cause__, "diag", None)  # psycopg: names of the table and constraint only
         where = (

@@ -56,6 +56,7 @@ class WriteSummary:
     attachments: int = 0
     participants: int = 0
     warnings: list[str] = field(default_factory=list)
+    months: set[int] = field(default_factory=set)  # posting months written to (not reported)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -435,6 +436,7 @@ class ArchiveWriter:
                         self._staged[month] = 0
             self.summary.messages += len(self._rows)
             self.summary.attachments += len(self._attachments)
+            self.summary.months.update(self._postings)
         self._rows, self._postings, self._attachments = [], {}, []
         self._pending_dedup, self._pending_ids, self._pending_platform_ids = set(), set(), {}
         with self._write_lock:

@@ -301,6 +301,22 @@ class Vault:
                 f"index key of month {month} does not open (tampered key table)"
             ) from None
 
+    def index_keys(self, months: Iterable[int]) -> dict[int, bytes]:
+        """The existing index keys of ``months``, read in one query (a search over many months
+        would otherwise pay a round trip per month); months without a key are left out."""
+        from archive.models import IndexKey
+
+        out: dict[int, bytes] = {}
+        for row in IndexKey.objects.filter(month__in=list(months)):
+            wrapped = bytes(row.wrapped)
+            try:
+                out[row.month] = self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _idx_context(row.month))
+            except InvalidTag:
+                raise CiphertextInvalid(
+                    f"index key of month {row.month} does not open (tampered key table)"
+                ) from None
+        return out
+
 
 _vault: Vault | None = None
 _vault_lock = threading.Lock()

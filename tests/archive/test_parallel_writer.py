@@ -69,6 +69,19 @@ print("writers", len(started.get(timeout=5)))
 """
 
 
+# On PostgreSQL an import leaves its posting tables and the message table analyzed and
+# vacuumed (planner statistics, visibility map): prints how many of them are not.
+UNREFRESHED = """
+from django.db import connection
+from archive import index
+names = [index.table(m) for m in sorted(index.existing_months())] + ["archive_message"]
+with connection.cursor() as cur:
+    cur.execute("SELECT relname FROM pg_class WHERE relname = ANY(%s) AND reltuples > 0 AND relallvisible > 0", [names])
+    ready = {row[0] for row in cur.fetchall()}
+print("unrefreshed", len(names) - len(ready), "of", len(names))
+"""
+
+
 def _manage(data: Path, workers: int, code: str, database_url: str | None = None) -> str:
     env = {
         **os.environ,
@@ -151,6 +164,9 @@ def test_on_postgresql_two_concurrent_writers_store_what_one_stores(
     one, two = _snapshot(tmp_path / "one", one_db), _snapshot(tmp_path / "two", two_db)
     assert one["messages"] == total
     assert two == one
+    for data, db in ((tmp_path / "one", one_db), (tmp_path / "two", two_db)):
+        report = _manage(data, 1, UNREFRESHED, db).split()
+        assert report[:2] == ["unrefreshed", "0"] and int(report[3]) > 1
 
 
 def test_a_repeated_parallel_import_adds_nothing(tmp_path: Path, export: tuple[Path, int]) -> None:

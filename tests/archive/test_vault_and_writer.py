@@ -217,6 +217,20 @@ def test_postings_live_in_monthly_tables() -> None:
         assert cur.fetchone()[0] > 5
 
 
+def test_an_import_reports_its_months_and_refreshing_their_statistics_works_inside_a_transaction() -> None:
+    summary = ArchiveWriter(_source()).write([_conversation()])
+    assert summary.months == {202503}
+    assert "months" not in summary.as_dict()  # not part of the import's stored summary
+    index.refresh_statistics(summary.months)  # the test runs inside a transaction: ANALYZE only
+    with connection.cursor() as cur:
+        if connection.vendor == "postgresql":
+            cur.execute("SELECT reltuples FROM pg_class WHERE relname = %s", [index.table(202503)])
+            assert cur.fetchone()[0] > 5
+        else:  # SQLite keeps no such statistics: nothing to do
+            cur.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+            assert cur.fetchone()[0] == 0
+
+
 def _rows(name: str) -> int:
     with connection.cursor() as cur:
         cur.execute(f"SELECT count(*) FROM {name}")
