@@ -1713,14 +1713,28 @@ _EN_TAIL = re.compile(r"[A-Za-z]?,?\s+(\S)")
 _FR_NEAR = re.compile(r"(?:\s?(?:bis|ter|[a-z]))?,?\s+" + _trie_pattern(_FR_TYPE_WORDS))
 
 
+# Whole-text gates, one scan each, necessary for the per-number work below: an English match
+# holds a street type followed by a word boundary; a French tail (_FR_NEAR) ends with whitespace
+# then a French street type.
+_EN_TYPE_ANY = re.compile(r"(?:" + _EN_TYPES + r")\b").search
+_FR_TYPE_ANY = re.compile(r"\s" + _trie_pattern(_FR_TYPE_WORDS)).search
+_DE_LEAD_ANY = _anyof_rare(_DE_LEADS)  # (== _any_in(s, _DE_LEADS), one scan)
+_DE_SUFFIX_TAILS = frozenset(x[-3:] for x in _DE_SUFFIXES)  # (every suffix has >= 3 characters)
+
+
 def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
     # "<Name>straße 5" / "Am Markt 5": a number after whitespace, after a street suffix or lead word
-    lead = _any_in(text, _DE_LEADS)  # (a window holds a lead word only if the text does)
+    lead: bool | None = None  # whether the text holds a lead word (on first need)
     for s, _e in runs:
         if s == 0 or not text[s - 1].isspace():
             continue
         before = text[max(0, s - 60) : s]
-        if before.rstrip().endswith(_DE_SUFFIXES) or (lead and _any_in(before, _DE_LEADS)):
+        head = before.rstrip()
+        if head[-3:] in _DE_SUFFIX_TAILS and head.endswith(_DE_SUFFIXES):
+            return True
+        if lead is None:
+            lead = _DE_LEAD_ANY(text) is not None  # (a window holds a lead word only if the text does)
+        if lead and _DE_LEAD_ANY(before) is not None:
             return True
     return False
 
@@ -1736,14 +1750,18 @@ def detect_address(text, lower, ctx, pre=None, out=None):
     en_ascii = False
     en_starts = []
     fr_starts = []
-    for s, e in runs:
+    # (most messages hold neither an English nor a French street type: no per-number regex then)
+    en = _EN_TYPE_ANY(text) is not None
+    fr = _FR_TYPE_ANY(lower) is not None
+    for s, e in runs if en or fr else ():
         if e - s > 5:
             continue
-        m = _EN_TAIL.match(text, e)
-        if m is not None and (m.group(1).isupper() or m.group(1).isdigit()):
-            en_starts.append(s)
-            en_ascii = en_ascii or m.group(1).isascii()
-        if e - s <= 4 and _FR_NEAR.match(lower, e) is not None:
+        if en:
+            m = _EN_TAIL.match(text, e)
+            if m is not None and (m.group(1).isupper() or m.group(1).isdigit()):
+                en_starts.append(s)
+                en_ascii = en_ascii or m.group(1).isascii()
+        if fr and e - s <= 4 and _FR_NEAR.match(lower, e) is not None:
             fr_starts.append(s)
     if en_ascii:
         rules.append(("addr_en", _anchored(_EN_ADDR, text, en_starts)))

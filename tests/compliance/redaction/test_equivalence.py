@@ -169,6 +169,73 @@ def test_class_first_patterns_equal_plain_repeats():
                 assert [m.span() for m in new.finditer(s)] == [m.span() for m in re.finditer(old, s)], s
 
 
+def _ref_detect_address(text, lower):
+    """detect_address before the whole-text street-type gates (every number tried)."""
+    runs = D.prepass(text)[0]
+    if not runs:
+        return []
+    rules = []
+    en_ascii, en_starts, fr_starts = False, [], []
+    for s, e in runs:
+        if e - s > 5:
+            continue
+        m = D._EN_TAIL.match(text, e)
+        if m is not None and (m.group(1).isupper() or m.group(1).isdigit()):
+            en_starts.append(s)
+            en_ascii = en_ascii or m.group(1).isascii()
+        if e - s <= 4 and D._FR_NEAR.match(lower, e) is not None:
+            fr_starts.append(s)
+    if en_ascii:
+        rules.append(("addr_en", D._anchored(D._EN_ADDR, text, en_starts)))
+    lead = D._any_in(text, D._DE_LEADS)
+    for s, _e in runs:
+        if s == 0 or not text[s - 1].isspace():
+            continue
+        before = text[max(0, s - 60) : s]
+        if before.rstrip().endswith(D._DE_SUFFIXES) or (lead and D._any_in(before, D._DE_LEADS)):
+            rules.append(("addr_de", D._DE_ADDR.finditer(text)))
+            break
+    if fr_starts:
+        rules.append(("addr_fr", D._anchored(D._FR_ADDR, text, fr_starts)))
+    if D._IB_ANY(text) is not None:
+        rules.append(("addr_ib", D._IB_ADDR.finditer(text)))
+    return [(name, m.span()) for name, ms in rules for m in ms]
+
+
+_ADDRESS_EDGES = [
+    "12 Baker St",  # the English gate's street type ends the text
+    "meet at 4, Elm St.",
+    "221B Baker Street",
+    "12 Main Street, Springfield, IL 62701",
+    "5 rue de Rivoli",  # the French gate: whitespace then the type
+    "12bis rue de Rivoli",
+    "7 av. Foch",
+    "3,\tboulevard Haussmann",
+    "Hauptstraße 5",  # German suffix right before the number's whitespace
+    "Gartenweg 7a",
+    "Am Markt 3",  # German lead word only
+    "Unter den Linden 77",
+    "Berliner Str.  12",
+    "Hauptstraße" + " " * 58 + "5",  # a gap as long as the window
+    "Calle Mayor 12, 28013 Madrid",
+    "Rua Augusta 100",
+]
+
+
+def test_address_gates_skip_nothing():
+    texts = [*_random_texts(), *_ADDRESS_EDGES]
+    texts += [p + " " + q for p in _ADDRESS_EDGES for q in ("", "x", "12345 Bergweg", "In")]
+    for t in texts:
+        for s in (t, t.lower(), t.upper()):
+            lo = s.lower()
+            got = [(f.detector, (f.start, f.end)) for f in D.detect_address(s, lo, None)]
+            ref = _ref_detect_address(s, lo)
+            # (detect_address trims trailing " ,." from its spans: compare the untrimmed starts)
+            assert [(n, a) for n, (a, _b) in got] == [(n, a) for n, (a, _b) in ref], s
+    for t in _ADDRESS_EDGES[:12]:  # each found on its own
+        assert [f for f in D.detect_address(t, t.lower(), None)], t
+
+
 # ----------------------------------------------------------------- whole engine
 
 
