@@ -40,17 +40,26 @@ def peak_rss_mb() -> float:
     return round(max(own, children) / 1024, 1)
 
 
+def _children(pid: int) -> list[int]:
+    """Direct children of ``pid``, from each of its threads' ``children`` list (Linux)."""
+    out: list[int] = []
+    try:
+        tasks = list(Path(f"/proc/{pid}/task").iterdir())
+    except OSError:
+        return out
+    for task in tasks:
+        try:
+            out.extend(int(child) for child in (task / "children").read_text().split())
+        except OSError:
+            continue
+    return out
+
+
 def _tree_rss_kb(root: int) -> int:
     """Memory of ``root`` and all its descendants (Linux /proc), in KB: the sum of their
-    proportional set sizes, so pages a forked writer still shares with its parent count once."""
-    parents: dict[int, int] = {}
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            try:
-                stat = (entry / "stat").read_text()
-            except OSError:
-                continue
-            parents[int(entry.name)] = int(stat.rsplit(")", 1)[1].split()[1])
+    proportional set sizes, so pages a forked writer still shares with its parent count once.
+    Walks the tree through ``children`` lists, not every process on the machine: the sampler
+    runs beside the writers it measures and must cost them next to nothing."""
     total, stack = 0, [root]
     while stack:
         pid = stack.pop()
@@ -61,7 +70,8 @@ def _tree_rss_kb(root: int) -> int:
         for line in rollup.splitlines():
             if line.startswith("Pss:"):
                 total += int(line.split()[1])
-        stack.extend(child for child, parent in parents.items() if parent == pid)
+                break
+        stack.extend(_children(pid))
     return total
 
 
