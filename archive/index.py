@@ -32,7 +32,9 @@ from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Iterable
+from array import array
+from collections.abc import Iterable, Iterator
+from itertools import repeat
 
 from django.conf import settings
 from django.db import IntegrityError, ProgrammingError, connection, transaction
@@ -229,9 +231,31 @@ def message_tokens(tok: Tokenizer, text: str, extra: Iterable[str] = ()) -> list
     return out
 
 
-def insert_postings(month: int, rows: list[tuple[int, int]]) -> None:
-    if not rows:
-        return
+class PostingBuffer:
+    """A writer's pending postings for one month, as two arrays of 64-bit integers: 16 bytes a
+    posting instead of ~120 for a list of tuples (a 10,000-message batch holds ~220,000)."""
+
+    __slots__ = ("ids", "tokens")
+
+    def __init__(self) -> None:
+        self.tokens = array("q")
+        self.ids = array("q")
+
+    def add(self, tokens: list[int], message_id: int) -> None:
+        self.tokens.extend(tokens)
+        self.ids.extend(repeat(message_id, len(tokens)))
+
+    def __len__(self) -> int:
+        return len(self.tokens)
+
+    def rows(self) -> Iterator[tuple[int, int]]:
+        return zip(self.tokens, self.ids, strict=True)
+
+    def sorted_rows(self) -> list[tuple[int, int]]:
+        return sorted(self.rows())
+
+
+def insert_postings(month: int, rows: Iterable[tuple[int, int]]) -> None:
     name = table(month)
     if connection.vendor == "postgresql":
         raw = connection.connection
@@ -251,12 +275,11 @@ def stages_postings() -> bool:
     return connection.vendor == "sqlite"
 
 
-def stage_postings(month: int, rows: list[tuple[int, int]]) -> None:
+def stage_postings(month: int, rows: Iterable[tuple[int, int]]) -> None:
     """Append postings to the month's staging table (see the module docstring); the caller's
     transaction is the message rows' own, so a message and its postings commit together."""
     assert stages_postings(), "only SQLite writers stage postings"
-    if rows:
-        connection.connection.executemany(
+    connection.connection.executemany(
             f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows
         )
 

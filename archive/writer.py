@@ -26,7 +26,6 @@ from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
@@ -118,7 +117,7 @@ class ArchiveWriter:
         # Rows prepared but not yet written: batches span conversations, so a transaction
         # holds ``batch_size`` messages however small the conversations are.
         self._rows: list[tuple[Any, ...]] = []
-        self._postings: dict[int, list[tuple[int, int]]] = {}
+        self._postings: dict[int, index.PostingBuffer] = {}
         self._stage = index.stages_postings()
         self._staged: dict[int, int] = {}  # postings this writer staged per month since its last merge
         self._attachments: list[Attachment] = []
@@ -378,17 +377,19 @@ class ArchiveWriter:
             )
             sealed = Vault.seal(dek, dek_id, "message.body", mid, payload.encode())
             tok = self._tokenizer(month)
-            month_rows = postings.setdefault(month, [])
+            month_rows = postings.get(month)
+            if month_rows is None:
+                month_rows = postings[month] = index.PostingBuffer()
             words = index.message_terms(text, (share_url,))
             try:  # the common case, every term already cached: one C-level loop
                 tokens = list(map(tok.cache.__getitem__, words))
             except KeyError:
                 tokens = [tok.token(term) for term in words]
-            month_rows.extend(zip(tokens, repeat(mid)))
+            month_rows.add(tokens, mid)
             if self._prefixes:
-                month_rows.extend((tok.prefix_token(p), mid) for p in index.prefix_terms(words))
+                month_rows.add([tok.prefix_token(p) for p in index.prefix_terms(words)], mid)
             if tok.pairs:
-                month_rows.extend((tok.pair_token(p), mid) for p in index.pair_terms(text))
+                month_rows.add([tok.pair_token(p) for p in index.pair_terms(text)], mid)
             for att in msg.attachments:
                 attachment_rows.append(self._attachment(mid, sender, dek_id, dek, att))
             message_rows.append(
@@ -424,13 +425,13 @@ class ArchiveWriter:
                 self._insert_messages(self._rows)
                 if self._attachments:
                     Attachment.objects.bulk_create(self._attachments, batch_size=500)
-                for month, rows in self._postings.items():
+                for month, buffer in self._postings.items():
                     if not self._stage:
-                        rows.sort()  # B-tree order: neighbouring inserts touch the same pages
-                        index.insert_postings(month, rows)
+                        # B-tree order: neighbouring inserts touch the same pages.
+                        index.insert_postings(month, buffer.sorted_rows())
                         continue
-                    index.stage_postings(month, rows)  # merged into the month's B-tree later
-                    self._staged[month] = self._staged.get(month, 0) + len(rows)
+                    index.stage_postings(month, buffer.rows())  # merged into the month's B-tree later
+                    self._staged[month] = self._staged.get(month, 0) + len(buffer)
                     if self._staged[month] >= index.STAGE_MERGE_ROWS:
                         index.merge_staged(month)
                         self._staged[month] = 0
