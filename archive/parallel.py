@@ -30,6 +30,7 @@ from django.db import connection, connections
 from archive import index
 from archive.importers.base import ParsedAttachment, ParsedConversation, ParsedMessage
 from archive.models import Source
+from archive.vault import get_vault
 from archive.writer import ArchiveWriter, WriteSummary
 
 CHUNK = 500
@@ -55,6 +56,9 @@ def write_parallel(
         ).write(conversations)
         index.refresh_statistics(summary.months)
         return summary
+    # The archive's first keys (keyring, wrapping key, archive HMAC key) are made here, before
+    # the fork: writers racing to create them on a fresh archive could each keep their own.
+    get_vault().archive_hmac_key()
     connections.close_all()  # never share a database connection across fork
     ctx = mp.get_context("fork")
     inboxes = [ctx.Queue(maxsize=QUEUE_DEPTH) for _ in range(workers)]

@@ -57,7 +57,19 @@ class LocalKeyringProvider:
             raise VaultError(f"a keyring already exists at {self.path}; refusing to overwrite it")
         self.path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
         data = {"format": 1, "primary": 1, "keys": [self._new_entry(1)]}
-        self._write(data)
+        # Written aside, then linked into place only if no keyring is there yet: two processes
+        # creating one at once (a demo's server and worker, parallel writers on a fresh
+        # archive) agree on the first one instead of each keeping a root key the other overwrote.
+        tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.{secrets.token_hex(4)}.new")
+        self._write_file(tmp, data)
+        try:
+            os.link(tmp, self.path)
+        except FileExistsError:
+            self._data = None  # lost the race: use the keyring the other process created
+            return
+        finally:
+            tmp.unlink()
+        self._data = data
 
     def _new_entry(self, version: int) -> dict[str, object]:
         return {
@@ -68,13 +80,17 @@ class LocalKeyringProvider:
 
     def _write(self, data: dict) -> None:
         tmp = self.path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        self._write_file(tmp, data)
+        tmp.replace(self.path)
+        self._data = data
+
+    @staticmethod
+    def _write_file(path: Path, data: dict) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             json.dump(data, fh, indent=2)
             fh.flush()
             os.fsync(fh.fileno())
-        tmp.replace(self.path)
-        self._data = data
 
     def _load(self) -> dict:
         if self._data is None:
