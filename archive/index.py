@@ -279,9 +279,7 @@ def stage_postings(month: int, rows: Iterable[tuple[int, int]]) -> None:
     """Append postings to the month's staging table (see the module docstring); the caller's
     transaction is the message rows' own, so a message and its postings commit together."""
     assert stages_postings(), "only SQLite writers stage postings"
-    connection.connection.executemany(
-            f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows
-        )
+    connection.connection.executemany(f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows)
 
 
 def merge_staged(month: int) -> int:

@@ -99,41 +99,35 @@ class MessageFilter:
         # ids are then one value to bind and plan, not one placeholder each, in every month's query.
         arrays = connection.vendor == "postgresql"
 
-        def member(column: str, values: Iterable[Any], negate: bool = False) -> None:
+        def member(column: str, values: Iterable[Any], negate: bool = False) -> str:
+            """The condition that ``column`` is (or is not) one of ``values``; binds them."""
             values = list(values)
             if arrays:
                 op = "<> ALL" if negate else "= ANY"
                 if column == "kind":
-                    conds.append(f"{alias}.{column} {op} (%s)")
                     params.append(values)
-                else:  # ids: one array literal, not a list psycopg quotes element by element
-                    conds.append(f"{alias}.{column} {op} (%s::bigint[])")
-                    params.append(_id_array(tuple(values)))
-                return
-            marks = ", ".join(["%s"] * len(values))
-            conds.append(f"{alias}.{column} {'NOT IN' if negate else 'IN'} ({marks})")
+                    return f"{alias}.{column} {op} (%s)"
+                # Ids: one array literal, not a list psycopg quotes element by element.
+                params.append(_id_array(tuple(values)))
+                return f"{alias}.{column} {op} (%s::bigint[])"
             params.extend(values)
+            return f"{alias}.{column} {'NOT IN' if negate else 'IN'} ({', '.join(['%s'] * len(values))})"
 
         if self.source_ids is not None:
-            member("source_id", self.source_ids)
+            conds.append(member("source_id", self.source_ids))
         if self.conversation_ids is not None:
-            member("conversation_id", self.conversation_ids)
+            conds.append(member("conversation_id", self.conversation_ids))
         if self.exclude_conversation_ids:
-            member("conversation_id", self.exclude_conversation_ids, negate=True)
+            conds.append(member("conversation_id", self.exclude_conversation_ids, negate=True))
         if self.sender_ids is not None:
-            member("sender_id", self.sender_ids)
+            conds.append(member("sender_id", self.sender_ids))
         if self.exclude_sender_ids:
-            if arrays:
-                conds.append(f"({alias}.sender_id IS NULL OR {alias}.sender_id <> ALL (%s::bigint[]))")
-                params.append(_id_array(self.exclude_sender_ids))
-            else:
-                marks = ", ".join(["%s"] * len(self.exclude_sender_ids))
-                conds.append(f"({alias}.sender_id IS NULL OR {alias}.sender_id NOT IN ({marks}))")
-                params.extend(self.exclude_sender_ids)
+            excluded = member("sender_id", self.exclude_sender_ids, negate=True)
+            conds.append(f"({alias}.sender_id IS NULL OR {excluded})")
         if self.kinds is not None:
-            member("kind", self.kinds)
+            conds.append(member("kind", self.kinds))
         if self.exclude_kinds:
-            member("kind", self.exclude_kinds, negate=True)
+            conds.append(member("kind", self.exclude_kinds, negate=True))
         for column, value in self.flags:
             if column not in ("has_attachment", "has_link", "edited", "deleted"):
                 raise ValueError(f"not a flag column: {column}")
@@ -273,8 +267,10 @@ class _Month:
             # Like term frequencies, the filter's share is estimated once per search.
             rows = self.estimates.get(_FILTER_ROWS)
             if rows is None:
-                cap = min(SEMI_JOIN_RATIO * budget, FILTER_ROWS_CAP) if semi_ok else budget
-                rows = self.estimates[_FILTER_ROWS] = self.filter_rows(filt, low, high, max(cap, budget) + 1)
+                # Counted far enough to tell "fewer than the postings" and, on PostgreSQL, "few
+                # enough to hash" apart.
+                cap = max(budget, min(SEMI_JOIN_RATIO * budget, FILTER_ROWS_CAP)) if semi_ok else budget
+                rows = self.estimates[_FILTER_ROWS] = self.filter_rows(filt, low, high, cap + 1)
             # PostgreSQL: when the driver's postings are many next to the filter's rows, one
             # index-only pass over the filter's (conversation or sender, id) index, hashed, beats
             # a message-table lookup per posting (measured at 1M: a platform and a frequent word,

@@ -33,7 +33,7 @@ from archive.vault.errors import CiphertextInvalid, KeyDestroyed, VaultError
 from archive.vault.provider import LocalKeyringProvider, RootKeyProvider
 
 if TYPE_CHECKING:
-    from archive.models import DataKey, WrappingKey
+    from archive.models import DataKey, IndexKey, WrappingKey
 
 __all__ = ["CiphertextInvalid", "KeyDestroyed", "Vault", "VaultError", "get_vault", "reset_vault"]
 
@@ -298,12 +298,15 @@ class Vault:
                 return raw
             except IntegrityError:
                 row = IndexKey.objects.get(month=month)
+        return self._open_index_key(row)
+
+    def _open_index_key(self, row: IndexKey) -> bytes:
         wrapped = bytes(row.wrapped)
         try:
-            return self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _idx_context(month))
+            return self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _idx_context(row.month))
         except InvalidTag:
             raise CiphertextInvalid(
-                f"index key of month {month} does not open (tampered key table)"
+                f"index key of month {row.month} does not open (tampered key table)"
             ) from None
 
     def index_keys(self, months: Iterable[int]) -> dict[int, bytes]:
@@ -311,16 +314,7 @@ class Vault:
         would otherwise pay a round trip per month); months without a key are left out."""
         from archive.models import IndexKey
 
-        out: dict[int, bytes] = {}
-        for row in IndexKey.objects.filter(month__in=list(months)):
-            wrapped = bytes(row.wrapped)
-            try:
-                out[row.month] = self._kwk(row.kwk_id).decrypt(wrapped[:12], wrapped[12:], _idx_context(row.month))
-            except InvalidTag:
-                raise CiphertextInvalid(
-                    f"index key of month {row.month} does not open (tampered key table)"
-                ) from None
-        return out
+        return {row.month: self._open_index_key(row) for row in IndexKey.objects.filter(month__in=list(months))}
 
 
 _vault: Vault | None = None
