@@ -52,7 +52,15 @@ from archive import index
 from archive.ids import id_floor
 from archive.models import Conversation, Message, Participant, SavedSearch, Source
 from archive.reading import KeyCache, OpenedMessage, open_messages
-from archive.search.engine import IdRange, IndexQuery, IndexTerm, MessageFilter, count_matching, find_matching
+from archive.search.engine import (
+    IdRange,
+    IndexQuery,
+    IndexTerm,
+    MessageFilter,
+    count_matching,
+    find_matching,
+    months_without_prefixes,
+)
 from archive.search.query import (
     Filter,
     ParsedQuery,
@@ -120,6 +128,9 @@ class SearchResult:
     query: ParsedQuery
     truncated: bool = False  # the candidate budget ran out before the page was full
     candidates_checked: int = 0  # decrypted to check phrases/exclusions (0 when none needed)
+    # Months a ``word*`` term could not search: indexed before DMVAULT_INDEX_PREFIXES was on.
+    # Shown to the searcher, since matches there are missing from the results and the count.
+    months_without_prefixes: int = 0
 
     @property
     def count_label(self) -> str:
@@ -700,10 +711,14 @@ def search(
     hits = [SearchHit(m, highlights(m.text, parsed) if has_text else []) for m in items]
     if context and hits:
         _context(hits, context, plan, scope, vault, keys)
-    return SearchResult(hits, count, exact, next_cursor, parsed, truncated, checked)
+    return SearchResult(
+        hits, count, exact, next_cursor, parsed, truncated, checked, months_without_prefixes(stats)
+    )
 
 
-def search_ids(query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000) -> list[int]:
+def search_ids(
+    query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000
+) -> list[int]:
     """Ids of up to ``cap`` matching messages, oldest first, for charts and counts.
 
     Decrypts nothing when the index and the plain columns decide the query alone (no phrase,
@@ -721,7 +736,9 @@ def search_ids(query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC",
     ids: list[int] = []
     cursor = None
     while len(ids) < cap:
-        result = search(parsed, scope=scope, order="oldest", limit=MAX_LIMIT, cursor=cursor, tz=tz, count_cap=0)
+        result = search(
+            parsed, scope=scope, order="oldest", limit=MAX_LIMIT, cursor=cursor, tz=tz, count_cap=0
+        )
         ids.extend(h.message.id for h in result.items)
         cursor = result.next_cursor
         if not cursor:
