@@ -16,9 +16,10 @@ from django.db.models import QuerySet
 from archive.models import Conversation, Message, Source
 from archive.reading import OpenedMessage, open_messages
 from archive.search.engine import find_ids
+from archive.search.service import present
 from archive.vault import KeyDestroyed, Vault, get_vault
 from archive.vault.blind_index import query_terms
-from compliance.redaction_service import PresentedMessage, Viewer, redact_for_viewer
+from compliance.redaction_service import PresentedMessage, Viewer
 
 
 class NoSearchableTerms(ValueError):
@@ -111,12 +112,10 @@ def conversation_exists(pk: int) -> bool:
 # --- messages -------------------------------------------------------------------------------
 
 
-def _opened(ids: list[int], viewer: Viewer | None) -> list[OpenedMessage]:
-    """Open the messages and, for a viewer, apply the redaction view policy of their role."""
-    opened = open_messages(ids)
-    if viewer is None:
-        return opened
-    return list(redact_for_viewer(opened, viewer.user, viewer.purpose))
+def _opened(ids: list[int], viewer: Viewer) -> list[OpenedMessage]:
+    """Open the messages and apply the redaction view policy of the viewer's role (through the
+    search service's :func:`~archive.search.service.present`, the one presentation step)."""
+    return list(present(open_messages(ids), viewer))
 
 
 def message_dict(m: OpenedMessage) -> dict[str, Any]:
@@ -142,7 +141,7 @@ def message_dict(m: OpenedMessage) -> dict[str, Any]:
 
 
 def conversation_messages(
-    conversation_id: int, after: int | None, limit: int, *, viewer: Viewer | None = None
+    conversation_id: int, after: int | None, limit: int, *, viewer: Viewer
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Oldest first; ``after`` is the last id of the previous page."""
     qs = Message.objects.filter(conversation_id=conversation_id).order_by("id")
@@ -165,7 +164,7 @@ class MessageWithContext:
         return 1 + len(self.before) + len(self.after)
 
 
-def message_with_context(pk: int, context: int, *, viewer: Viewer | None = None) -> MessageWithContext | None:
+def message_with_context(pk: int, context: int, *, viewer: Viewer) -> MessageWithContext | None:
     row = Message.objects.filter(pk=pk).values("id", "conversation_id").first()
     if row is None:
         return None
@@ -190,7 +189,7 @@ def message_with_context(pk: int, context: int, *, viewer: Viewer | None = None)
 
 
 def search_page(
-    q: str, limit: int, cursor: int | None, *, viewer: Viewer | None = None
+    q: str, limit: int, cursor: int | None, *, viewer: Viewer
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Messages containing every word of ``q``, newest first. ``cursor`` is the last id seen.
 

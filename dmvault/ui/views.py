@@ -30,10 +30,11 @@ from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
 from archive.reading import open_messages
 from archive.search.query import QuerySyntaxError
-from archive.search.service import InvalidCursor, SearchScope, search, search_ids
+from archive.search.service import InvalidCursor, SearchScope, present, search_for, search_ids
 from archive.vault import KeyDestroyed, get_vault
 from compliance import audit as audit_log
 from compliance.models import AuditEvent
+from compliance.redaction_service import Viewer
 from dmvault.api.purpose import active_purpose, declare, open_reason
 from dmvault.ui import charts, content
 from dmvault.ui.base import AUTHENTICATED, PUBLIC, Refused, UIView
@@ -323,7 +324,8 @@ class SearchView(UIView):
         self.note.query = q
         cursor = request.GET.get("cursor") or None
         try:
-            result = search(
+            result = search_for(
+                Viewer(request.user, active_purpose(request)),
                 q,
                 scope=SearchScope.everything(),
                 order=order,
@@ -351,7 +353,7 @@ class SearchView(UIView):
         hits = []
         for h in result.items:
             m = h.message
-            segs, n = content.segments(m.text, h.highlights)
+            segs, n = content.segments(m.text, h.highlights, presented=m)
             conv = convs.get(m.conversation_id)
             hits.append(
                 {
@@ -536,7 +538,14 @@ def render_thread(
         ids = list(visible.order_by("id").values_list("id", flat=True)[:THREAD_PAGE])
     view.note.target_id = str(conv.id)
     view.note.result_count = len(ids)
-    opened = open_messages(ids)
+    # The view policy applies to every message but one the caller is revealing (RevealView:
+    # the reveal capability and a declared purpose, audited as ``message.reveal``).
+    revealing = reveal or set()
+    raw = open_messages(ids)
+    shown = iter(
+        present([m for m in raw if m.id not in revealing], Viewer(request.user, active_purpose(request)))
+    )
+    opened = [m if m.id in revealing else next(shown) for m in raw]
     reaction_names, participants = content.platform_id_names(conv)
     owner = conv.sources.exclude(owner_id=None).values_list("owner_id", flat=True).first()
     items = content.bubbles(
