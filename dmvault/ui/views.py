@@ -1169,6 +1169,7 @@ class ExportsView(UIView):
                 matter_ref=(purpose.matter_ref if purpose else "") or p.get("matter_ref", ""),
                 conversation_ids=[conversation] if conversation is not None else [],
                 redaction={"enabled": True} if p.get("redact") == "on" else None,
+                encrypt_zip=p.get("encrypt_zip") == "on",
             )
         except (ValueError, PolicyError) as exc:
             self.note.detail = "invalid"
@@ -1191,7 +1192,52 @@ class ExportView(UIView):
         job = ExportJob.objects.select_related("requested_by").filter(pk=pk).first()
         if job is None:
             raise Refused(404, "No such export.", "not_found")
-        return page(self, request, "ui/export.html", {"job": job, "percent": round(job.progress * 100)})
+        return page(self, request, "ui/export.html", _export_ctx(request, job))
+
+
+def _export_ctx(request: HttpRequest, job: Any, passphrase: str = "") -> dict[str, Any]:
+    from compliance.exports.jobs import passphrase_state
+
+    return {
+        "job": job,
+        "percent": round(job.progress * 100),
+        "passphrase": passphrase,
+        "passphrase_state": passphrase_state(job),
+        "own": job.requested_by_id == request.user.pk and request.user.can(Capability.EXPORT_PASSPHRASE),  # type: ignore[union-attr]
+    }
+
+
+class ExportPassphraseView(UIView):
+    """The passphrase of the requester's AES-encrypted production, shown once and then wiped
+    (``compliance.exports.jobs.reveal_passphrase``); audited as ``export.passphrase``."""
+
+    capability = Capability.EXPORT_PASSPHRASE
+    requires_purpose = True
+    audit_action = "export.passphrase"
+    audit_target_type = "export"
+    section = "exports"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from compliance.exports.jobs import PassphraseUnavailable, reveal_passphrase
+        from compliance.exports.models import ExportJob
+
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
+        if job is None:
+            raise Refused(404, "No such export of yours.", "not_found")
+        self.note.target_id = str(job.id)
+        try:
+            passphrase = reveal_passphrase(job)
+        except PassphraseUnavailable as exc:
+            raise Refused(410 if exc.reason == "already_revealed" else 409, str(exc), exc.reason) from None
+        self.note.result_count = 1
+        self.note.detail = "revealed"
+        response = page(self, request, "ui/export.html", _export_ctx(request, job, passphrase))
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class ExportStatusView(UIView):
