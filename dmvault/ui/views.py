@@ -1127,7 +1127,12 @@ class ExportsView(UIView):
     def _ctx(self, request: HttpRequest, **extra: Any) -> dict[str, Any]:
         from compliance.exports.models import ExportJob
 
-        jobs = list(ExportJob.objects.select_related("requested_by").order_by("-created_at")[:50])
+        # Productions belong to their requester, as in the API (another lawyer's is not listed).
+        jobs = list(
+            ExportJob.objects.select_related("requested_by")
+            .filter(requested_by_id=request.user.pk)
+            .order_by("-created_at")[:50]
+        )
         self.note.result_count = len(jobs)
         purpose = active_purpose(request)
         return {
@@ -1189,7 +1194,11 @@ class ExportView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.select_related("requested_by").filter(pk=pk).first()
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
         if job is None:
             raise Refused(404, "No such export.", "not_found")
         return page(self, request, "ui/export.html", _export_ctx(request, job))
@@ -1248,7 +1257,11 @@ class ExportStatusView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).values("status", "progress", "counts").first()
+        job = (
+            ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk)
+            .values("status", "progress", "counts")
+            .first()
+        )
         if job is None:
             return JsonResponse({"error": "not_found"}, status=404)
         done = job["status"] in ("done", "failed", "cancelled")
@@ -1265,7 +1278,7 @@ class ExportDownloadView(UIView):
         from compliance.exports.jobs import open_result
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).first()
+        job = ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk).first()
         if job is None:
             raise Refused(404, "No such export.", "not_found")
         try:

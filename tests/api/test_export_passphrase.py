@@ -227,3 +227,20 @@ def test_the_export_page_shows_the_passphrase_once_to_the_requester(personas, ar
     make_persona("lawyer2", Role.LEGAL)
     assert _ui("lawyer2").post(f"/exports/{job.id}/passphrase/").status_code == 404
     assert _ui("officer").post(f"/exports/{job.id}/passphrase/").status_code == 403
+
+
+def test_the_ui_lists_and_serves_a_production_only_to_its_requester(personas, archive) -> None:
+    Source.objects.filter(id=archive.source.id).update(status=Source.Status.DONE)
+    lawyer = _ui("lawyer")
+    lawyer.post("/exports/", {"conversation": str(archive.conversation.id), "formats": ["csv"]})
+    job = ExportJob.objects.get()
+    jobs.run_job(job.id)
+    assert lawyer.get(f"/exports/{job.id}/download/").status_code == 200
+
+    make_persona("lawyer2", Role.LEGAL)
+    other = _ui("lawyer2")
+    assert str(job.id) not in other.get("/exports/").content.decode()
+    before = AuditEvent.objects.count()
+    for url in (f"/exports/{job.id}/", f"/exports/{job.id}/status.json", f"/exports/{job.id}/download/"):
+        assert other.get(url).status_code == 404, url
+    assert AuditEvent.objects.count() == before + 3
