@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from django.test import Client
 
-from archive.models import Message, Source
+from archive.models import Message
 from archive.search import service as search_service
 from compliance.models import AuditEvent
 from compliance.redaction_models import RedactionRule
@@ -22,12 +22,6 @@ pytestmark = pytest.mark.django_db
 
 TOK = re.compile(r"\[TOK:([0-9a-f]+)\]")
 OFFICER_VIEW = {"compliance_officer": {"view": "redacted"}}
-
-
-@pytest.fixture
-def done(world: Any) -> Any:
-    Source.objects.filter(id=world.source.id).update(status=Source.Status.DONE)
-    return world
 
 
 def _save(persona: Any, query: str, name: str = "invoices") -> str:
@@ -47,7 +41,9 @@ def _spans_clear_of_redactions(item: dict[str, Any]) -> bool:
     return all(not (s < re_ and rs < e) for s, e in item["highlights"] for rs, re_ in red)
 
 
-def test_an_officer_running_a_saved_search_sees_the_same_redactions_as_a_plain_search(personas, done) -> None:
+def test_an_officer_running_a_saved_search_sees_the_same_redactions_as_a_plain_search(
+    personas, world
+) -> None:
     view_policy(role_views=OFFICER_VIEW)
     officer = personas["officer"]
     declare_purpose(officer)
@@ -58,7 +54,7 @@ def test_an_officer_running_a_saved_search_sees_the_same_redactions_as_a_plain_s
 
     (hit,) = ran.json()["results"]
     assert hit["text"] == "write to [EMAIL] about the invoice" == plain[0]["text"]
-    assert hit["redactions"] == plain[0]["redactions"]
+    assert hit["redactions"] == plain[0]["redactions"] and hit["highlights"] == plain[0]["highlights"]
     assert hit["redactions"][0]["type"] == "EMAIL"
     # The highlight points at the word searched for, in the text as shown.
     assert [hit["text"][s:e] for s, e in hit["highlights"]] == ["invoice"]
@@ -68,7 +64,7 @@ def test_an_officer_running_a_saved_search_sees_the_same_redactions_as_a_plain_s
     assert EMAIL not in body and "4012" not in body and "8888" not in body
 
 
-def test_highlights_never_point_into_or_spell_out_a_redacted_value(personas, done) -> None:
+def test_highlights_never_point_into_or_spell_out_a_redacted_value(personas, world) -> None:
     view_policy(role_views=OFFICER_VIEW)
     officer = personas["officer"]
     declare_purpose(officer)
@@ -84,7 +80,7 @@ def test_highlights_never_point_into_or_spell_out_a_redacted_value(personas, don
     assert "quentin" not in ran.content.decode().lower() and "zephyr" not in ran.content.decode().lower()
 
 
-def test_a_highlighted_word_inside_a_redaction_label_is_not_marked(done) -> None:
+def test_a_highlighted_word_inside_a_redaction_label_is_not_marked(world) -> None:
     # "EMAIL" as a search word would match the label the policy wrote: not highlighted.
     from accounts.models import User
 
@@ -100,7 +96,7 @@ def test_a_highlighted_word_inside_a_redaction_label_is_not_marked(done) -> None
     assert all(isinstance(h.message, PresentedMessage) for h in result.items)
 
 
-def test_a_lawyer_sees_what_the_policy_lets_them_and_can_reveal_a_token(personas, done) -> None:
+def test_a_lawyer_sees_what_the_policy_lets_them_and_can_reveal_a_token(personas, world) -> None:
     view_policy(
         role_views={
             **OFFICER_VIEW,
@@ -124,7 +120,7 @@ def test_a_lawyer_sees_what_the_policy_lets_them_and_can_reveal_a_token(personas
     assert clear["text"] == f"write to {EMAIL} about the invoice" and "redactions" not in clear
 
 
-def test_a_shared_saved_search_follows_the_runners_policy_not_the_owners(personas, done) -> None:
+def test_a_shared_saved_search_follows_the_runners_policy_not_the_owners(personas, world) -> None:
     view_policy(role_views={**OFFICER_VIEW, "legal": {"view": "clear"}})
     lawyer, officer = personas["lawyer"], personas["officer"]
     declare_purpose(lawyer)
@@ -144,7 +140,7 @@ def test_a_shared_saved_search_follows_the_runners_policy_not_the_owners(persona
     assert [h.message.text for h in as_officer.items] == ["again [EMAIL] here"]
 
 
-def test_running_a_saved_search_needs_a_purpose_and_is_audited_once(personas, done) -> None:
+def test_running_a_saved_search_needs_a_purpose_and_is_audited_once(personas, world) -> None:
     view_policy(role_views=OFFICER_VIEW)
     officer = personas["officer"]
     saved_id = _save(officer, "invoice")
@@ -182,7 +178,7 @@ def codename_rule(db: Any) -> RedactionRule:
     return rule
 
 
-def test_the_ui_search_and_thread_apply_the_view_policy(personas, done, codename_rule) -> None:
+def test_the_ui_search_and_thread_apply_the_view_policy(personas, world, codename_rule) -> None:
     view_policy(role_views=OFFICER_VIEW, all_rules=True)
     client = _ui(personas["officer"])
 
@@ -190,16 +186,18 @@ def test_the_ui_search_and_thread_apply_the_view_policy(personas, done, codename
     assert "[PROJECT]" in page and "about the invoice" not in page and "<mark>invoice</mark>" not in page
     assert EMAIL not in page
 
-    conv = Message.objects.get(id=done.conv1[0]).conversation_id
+    conv = Message.objects.get(id=world.conv1[0]).conversation_id
     thread = client.get(f"/conversations/{conv}/").content.decode()
     assert "[PROJECT]" in thread and "the invoice" not in thread
     assert EMAIL not in thread and CARD not in thread and OTHER_EMAIL not in thread
 
 
-def test_the_ui_reveal_shows_the_one_message_in_the_clear_for_a_lawyer(personas, done, codename_rule) -> None:
+def test_the_ui_reveal_shows_the_one_message_in_the_clear_for_a_lawyer(
+    personas, world, codename_rule
+) -> None:
     view_policy(role_views={**OFFICER_VIEW, "legal": {"view": "redacted"}}, all_rules=True)
     client = _ui(personas["lawyer"])
-    mid = done.conv1[0]
+    mid = world.conv1[0]
     conv = Message.objects.get(id=mid).conversation_id
     before = AuditEvent.objects.count()
     page = client.post(f"/conversations/{conv}/messages/{mid}/reveal/").content.decode()
