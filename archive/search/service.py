@@ -72,6 +72,7 @@ from archive.search.query import (
 )
 from archive.vault import Vault, get_vault
 from archive.vault.blind_index import _CJK_RE, _TERM_RE, normalize
+from compliance.redaction_service import PresentedMessage, Viewer, redact_for_viewer
 
 Order = Literal["newest", "oldest"]
 MAX_LIMIT = 500
@@ -716,6 +717,56 @@ def search(
     )
 
 
+# --- what a person sees ----------------------------------------------------------------------------
+
+
+def present(messages: list[OpenedMessage], viewer: Viewer) -> list[PresentedMessage]:
+    """Opened messages as ``viewer`` may see them: the redaction view policy of their role and
+    declared purpose (``compliance.redaction_service.redact_for_viewer``). Every path that shows
+    decrypted message text to a person goes through here (or :func:`search_for`, which calls it)."""
+    return redact_for_viewer(messages, viewer.user, viewer.purpose)
+
+
+def _outside(spans: list[tuple[int, int]], redactions: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    marked = [(r["start"], r["end"]) for r in redactions if r.get("field") == "text"]
+    return [(s, e) for s, e in spans if not any(s < re_ and rs < e for rs, re_ in marked)]
+
+
+def present_result(result: SearchResult, viewer: Viewer) -> SearchResult:
+    """``result`` with every message it carries (hits and their context) passed through
+    :func:`present`. Highlights are recomputed on the presented text and never cover a
+    redaction, so a highlight can neither point into a hidden value nor spell it out."""
+    hits = result.items
+    everything = [m for h in hits for m in (*h.before, h.message, *h.after)]
+    shown = {id(m): p for m, p in zip(everything, present(everything, viewer), strict=True)}
+    has_text = result.query.has_text
+    out = []
+    for h in hits:
+        m = shown[id(h.message)]
+        spans = _outside(highlights(m.text, result.query), m.redactions) if has_text else []
+        out.append(SearchHit(m, spans, [shown[id(b)] for b in h.before], [shown[id(a)] for a in h.after]))
+    return SearchResult(
+        out,
+        result.count,
+        result.count_exact,
+        result.next_cursor,
+        result.query,
+        result.truncated,
+        result.candidates_checked,
+        result.months_without_prefixes,
+    )
+
+
+def search_for(
+    viewer: Viewer, query: str | ParsedQuery, *, scope: SearchScope, **options: Any
+) -> SearchResult:
+    """:func:`search` for a person: the same query, scope and options, with the result passed
+    through :func:`present_result` (the view policy of the viewer's role). The API, the UI and
+    saved-search runs call this; :func:`search` itself returns the archive's text unredacted and
+    is for code that applies its own policy (exports) or shows no text (counts, holds, charts)."""
+    return present_result(search(query, scope=scope, **options), viewer)
+
+
 def search_ids(
     query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000
 ) -> list[int]:
@@ -851,6 +902,10 @@ def delete_saved_search(saved_id: int, owner: Any) -> bool:
     return SavedSearch.objects.filter(id=saved_id, owner=owner).delete()[0] > 0
 
 
-def run_saved_search(saved: SavedSearchView, *, scope: SearchScope, **options: Any) -> SearchResult:
-    """Re-run a saved query through :func:`search`, always within the *runner's* scope."""
-    return search(saved.query, scope=scope, **options)
+def run_saved_search(
+    saved: SavedSearchView, *, viewer: Viewer, scope: SearchScope, **options: Any
+) -> SearchResult:
+    """Re-run a saved query through :func:`search_for`, always within the *runner's* scope and
+    under the *runner's* view policy (not the owner's: a shared search shows each runner what
+    their own role may see)."""
+    return search_for(viewer, saved.query, scope=scope, **options)

@@ -79,6 +79,7 @@ v1 = [
     path("exports/<int:pk>", exports.ExportDetailView.as_view(), name="export"),
     path("exports/<int:pk>/cancel", exports.ExportCancelView.as_view(), name="export-cancel"),
     path("exports/<int:pk>/download", exports.ExportDownloadView.as_view(), name="export-download"),
+    path("exports/<int:pk>/passphrase", exports.ExportPassphraseView.as_view(), name="export-passphrase"),
 ]
 
 app_name = "api"

@@ -32,6 +32,7 @@ urlpatterns = [
     path("exports/<int:pk>/", views.ExportView.as_view(), name="export"),
     path("exports/<int:pk>/status.json", views.ExportStatusView.as_view(), name="export_status"),
     path("exports/<int:pk>/download/", views.ExportDownloadView.as_view(), name="export_download"),
+    path("exports/<int:pk>/passphrase/", views.ExportPassphraseView.as_view(), name="export_passphrase"),
     path("audit/", views.AuditLogView.as_view(), name="audit"),
     path("users/", views.UsersView.as_view(), name="users"),
 ]

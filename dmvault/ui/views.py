@@ -30,10 +30,11 @@ from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
 from archive.reading import open_messages
 from archive.search.query import QuerySyntaxError
-from archive.search.service import InvalidCursor, SearchScope, search, search_ids
+from archive.search.service import InvalidCursor, SearchScope, present, search_for, search_ids
 from archive.vault import KeyDestroyed, get_vault
 from compliance import audit as audit_log
 from compliance.models import AuditEvent
+from compliance.redaction_service import Viewer
 from dmvault.api.purpose import active_purpose, declare, open_reason
 from dmvault.ui import charts, content
 from dmvault.ui.base import AUTHENTICATED, PUBLIC, Refused, UIView
@@ -323,7 +324,8 @@ class SearchView(UIView):
         self.note.query = q
         cursor = request.GET.get("cursor") or None
         try:
-            result = search(
+            result = search_for(
+                Viewer(request.user, active_purpose(request)),
                 q,
                 scope=SearchScope.everything(),
                 order=order,
@@ -351,7 +353,7 @@ class SearchView(UIView):
         hits = []
         for h in result.items:
             m = h.message
-            segs, n = content.segments(m.text, h.highlights)
+            segs, n = content.segments(m.text, h.highlights, presented=m)
             conv = convs.get(m.conversation_id)
             hits.append(
                 {
@@ -536,7 +538,14 @@ def render_thread(
         ids = list(visible.order_by("id").values_list("id", flat=True)[:THREAD_PAGE])
     view.note.target_id = str(conv.id)
     view.note.result_count = len(ids)
-    opened = open_messages(ids)
+    # The view policy applies to every message but one the caller is revealing (RevealView:
+    # the reveal capability and a declared purpose, audited as ``message.reveal``).
+    revealing = reveal or set()
+    raw = open_messages(ids)
+    shown = iter(
+        present([m for m in raw if m.id not in revealing], Viewer(request.user, active_purpose(request)))
+    )
+    opened = [m if m.id in revealing else next(shown) for m in raw]
     reaction_names, participants = content.platform_id_names(conv)
     owner = conv.sources.exclude(owner_id=None).values_list("owner_id", flat=True).first()
     items = content.bubbles(
@@ -1118,7 +1127,12 @@ class ExportsView(UIView):
     def _ctx(self, request: HttpRequest, **extra: Any) -> dict[str, Any]:
         from compliance.exports.models import ExportJob
 
-        jobs = list(ExportJob.objects.select_related("requested_by").order_by("-created_at")[:50])
+        # Productions belong to their requester, as in the API (another lawyer's is not listed).
+        jobs = list(
+            ExportJob.objects.select_related("requested_by")
+            .filter(requested_by_id=request.user.pk)
+            .order_by("-created_at")[:50]
+        )
         self.note.result_count = len(jobs)
         purpose = active_purpose(request)
         return {
@@ -1160,6 +1174,7 @@ class ExportsView(UIView):
                 matter_ref=(purpose.matter_ref if purpose else "") or p.get("matter_ref", ""),
                 conversation_ids=[conversation] if conversation is not None else [],
                 redaction={"enabled": True} if p.get("redact") == "on" else None,
+                encrypt_zip=p.get("encrypt_zip") == "on",
             )
         except (ValueError, PolicyError) as exc:
             self.note.detail = "invalid"
@@ -1179,10 +1194,59 @@ class ExportView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.select_related("requested_by").filter(pk=pk).first()
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
         if job is None:
             raise Refused(404, "No such export.", "not_found")
-        return page(self, request, "ui/export.html", {"job": job, "percent": round(job.progress * 100)})
+        return page(self, request, "ui/export.html", _export_ctx(request, job))
+
+
+def _export_ctx(request: HttpRequest, job: Any, passphrase: str = "") -> dict[str, Any]:
+    from compliance.exports.jobs import passphrase_state
+
+    return {
+        "job": job,
+        "percent": round(job.progress * 100),
+        "passphrase": passphrase,
+        "passphrase_state": passphrase_state(job),
+        "own": job.requested_by_id == request.user.pk and request.user.can(Capability.EXPORT_PASSPHRASE),  # type: ignore[union-attr]
+    }
+
+
+class ExportPassphraseView(UIView):
+    """The passphrase of the requester's AES-encrypted production, shown once and then wiped
+    (``compliance.exports.jobs.reveal_passphrase``); audited as ``export.passphrase``."""
+
+    capability = Capability.EXPORT_PASSPHRASE
+    requires_purpose = True
+    audit_action = "export.passphrase"
+    audit_target_type = "export"
+    section = "exports"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from compliance.exports.jobs import PassphraseUnavailable, reveal_passphrase
+        from compliance.exports.models import ExportJob
+
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
+        if job is None:
+            raise Refused(404, "No such export of yours.", "not_found")
+        self.note.target_id = str(job.id)
+        try:
+            passphrase = reveal_passphrase(job)
+        except PassphraseUnavailable as exc:
+            raise Refused(410 if exc.reason == "already_revealed" else 409, str(exc), exc.reason) from None
+        self.note.result_count = 1
+        self.note.detail = "revealed"
+        response = page(self, request, "ui/export.html", _export_ctx(request, job, passphrase))
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class ExportStatusView(UIView):
@@ -1193,7 +1257,11 @@ class ExportStatusView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).values("status", "progress", "counts").first()
+        job = (
+            ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk)
+            .values("status", "progress", "counts")
+            .first()
+        )
         if job is None:
             return JsonResponse({"error": "not_found"}, status=404)
         done = job["status"] in ("done", "failed", "cancelled")
@@ -1210,7 +1278,7 @@ class ExportDownloadView(UIView):
         from compliance.exports.jobs import open_result
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).first()
+        job = ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk).first()
         if job is None:
             raise Refused(404, "No such export.", "not_found")
         try:

@@ -86,6 +86,8 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("post", "/api/v1/exports/{export}/cancel", None, (403, 202, 403, 403, 403, 401)),
     # Content-bearing: the lawyer has declared no purpose of access here.
     ("get", "/api/v1/exports/{export}/download", None, NOBODY),
+    # The one-time passphrase: the requester only, with a declared purpose (none here).
+    ("post", "/api/v1/exports/{export}/passphrase", None, NOBODY),
 ]
 # Answers that legitimately carry content to the role allowed to ask.
 CONTENT_BEARING = {"/api/v1/subjects/{subject}/access"}

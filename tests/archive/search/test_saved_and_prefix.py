@@ -23,6 +23,7 @@ from archive.search.service import (
     update_saved_search,
 )
 from archive.writer import ArchiveWriter
+from compliance.redaction_service import Viewer
 
 from .conftest import Archive
 
@@ -54,7 +55,7 @@ def test_saved_searches_are_sealed_listed_and_rerun(archive: Archive, users) -> 
     create_saved_search(officer, "hotel", "hotel")
     assert [s.name for s in list_saved_searches(officer)] == ["hotel", "Bartholomew's invoices"]
     assert list_saved_searches(lawyer) == []
-    result = run_saved_search(saved, scope=SearchScope.everything())
+    result = run_saved_search(saved, viewer=Viewer(officer), scope=SearchScope.everything())
     assert {h.message.text for h in result.items} == {
         "The invoice was paid yesterday",
         "Paid, invoice number seven",
@@ -69,8 +70,8 @@ def test_shared_searches_run_in_the_runners_scope(archive: Archive, users) -> No
     opened = get_saved_search(share_token=saved.share_token)
     assert opened.query == "invoice"
     lawyer_scope = SearchScope.of(conversations=[archive.c_slack.id])
-    assert run_saved_search(opened, scope=lawyer_scope).count == 1
-    assert run_saved_search(opened, scope=SearchScope.everything()).count == 4
+    assert run_saved_search(opened, viewer=Viewer(lawyer), scope=lawyer_scope).count == 1
+    assert run_saved_search(opened, viewer=Viewer(lawyer), scope=SearchScope.everything()).count == 4
     unshared = update_saved_search(saved.id, officer, shared=False)
     assert unshared.share_token is None
     with pytest.raises(SavedSearch.DoesNotExist):
