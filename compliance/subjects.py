@@ -19,7 +19,9 @@ Erasure
     reactions), crypto-shreds every key scoped to their participants (``shred_participants``:
     their message keys and identity keys), their subject label key and consent evidence key,
     blanks the dead ciphertexts, marks the subject erased, and writes a signed certificate and an
-    audit event. Message rows stay as dated tombstones (no content, no key).
+    audit event. Message rows stay as dated tombstones (no content, no key). Each erased
+    participant identity is recorded as a keyed hash (``compliance.tombstones``), so importing an
+    export that still holds their messages does not bring them back.
 
     Two-person rule: with ``DMVAULT_ERASURE_TWO_PERSON`` on (or ``two_person=True`` on a
     request), ``request_erasure`` by one admin, ``approve_erasure`` by a different admin, then
@@ -420,6 +422,10 @@ def erase_subject(
             counts.data_keys += blob_keys
     mentions = _redact_mentions(participant_ids, names, platform_ids, vault)
     with transaction.atomic():
+        # Before the keys go: the keyed hashes that keep a re-import from bringing them back.
+        from compliance import tombstones
+
+        tombstones.record(participant_ids, subject.id)
         shred = shred_participants(participant_ids)
         counts.data_keys += shred.data_keys
         counts.data_keys += DataKey.objects.filter(id=subject.dek_id).delete()[0]
@@ -451,6 +457,7 @@ def erase_subject(
                 "blobs": counts.blobs,
                 "data_keys": counts.data_keys,
                 "mentions_redacted": mentions,
+                "identities_tombstoned": len(participant_ids),
             },
             "message_ids_sha256": certificates.ids_sha256(sent_ids),
         }
