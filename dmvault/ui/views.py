@@ -9,7 +9,7 @@ Everything the pages read goes through the archive's own services: ``archive.sea
 
 from __future__ import annotations
 
-import json
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -1036,25 +1036,27 @@ class SubjectView(UIView):
 
 
 class SubjectAccessView(UIView):
-    """The subject-access package (``compliance.subjects.subject_access_data``) as a JSON download."""
+    """The subject-access package (``compliance.subjects.subject_access_package``) as a zip
+    download, the same as the API's: data.json, transcript.html, the subject's own attachments
+    and manifest.json. Built in memory, never written to disk in clear."""
 
     capability = Capability.SUBJECT_REQUESTS
     audit_action = "subject.access"
     audit_target_type = "data_subject"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from compliance.subjects import subject_access_data
+        from compliance.subjects import subject_access_package
 
         if not DataSubject.objects.filter(pk=pk).exists():
             raise Refused(404, "No such data subject.", "not_found")
-        data = subject_access_data(pk)
-        self.note.result_count = sum(len(c["messages"]) for c in data["conversations"])
-        response = HttpResponse(
-            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
-        )
+        buffer = io.BytesIO()
+        manifest = subject_access_package(pk, buffer, requested_by=request.user)
+        self.note.detail = f"access package: {len(manifest)} files"
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = (
-            content_disposition_header(True, f"subject-access-{pk}.json") or "attachment"
+            content_disposition_header(True, f"subject-{pk}-access.zip") or "attachment"
         )
+        response["Cache-Control"] = "no-store"
         return response
 
 

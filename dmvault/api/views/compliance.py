@@ -20,8 +20,9 @@ Refusals
     * Releasing a released hold: 409 ``already_released``.
 
 Subject access (``POST /api/v1/subjects/{id}/access``) is **content-bearing**: the answer is the
-subject access zip itself (``data.json``, ``transcript.html``, ``manifest.json``: the subject's
-own messages in clear, third parties pseudonymized and redacted). It needs ``subject_requests``
+subject access zip itself (``data.json``, ``transcript.html``, the files the subject sent under
+``attachments/``, ``manifest.json``: the subject's own messages in clear, third parties
+pseudonymized and redacted, their files listed without bytes). It needs ``subject_requests``
 and, like every content read, a declared purpose for reviewing roles; the request is audited
 (``subject.access``, plus the service's own event). The zip is built in memory, never written
 to disk in clear.
@@ -628,7 +629,7 @@ class SubjectConsentView(AuditedAPIView):
 
 class SubjectAccessView(AuditedAPIView):
     """**Content-bearing.** The subject access package (GDPR Art. 15/20) as a zip download:
-    ``data.json``, ``transcript.html`` and ``manifest.json``. Holds the subject's own messages in
+    ``data.json``, ``transcript.html``, the subject's own attachments and ``manifest.json``. Holds the subject's own messages in
     clear; other participants are pseudonymized and their personal data redacted. Needs
     ``subject_requests`` (and a declared purpose for reviewing roles); audited."""
 
@@ -641,7 +642,7 @@ class SubjectAccessView(AuditedAPIView):
     def post(self, request: Request, pk: int) -> FileResponse:
         subject = _subject(pk)
         buffer = io.BytesIO()
-        manifest = subjects.subject_access_package(subject.id, buffer, requested_by=request.user)  # type: ignore[arg-type]
+        manifest = subjects.subject_access_package(subject.id, buffer, requested_by=request.user)
         buffer.seek(0)
         self.note.detail = f"access package: {len(manifest)} files"
         response = FileResponse(
