@@ -24,6 +24,7 @@ urlpatterns = [
     path("holds/<int:pk>/release/", views.ReleaseHoldView.as_view(), name="release_hold"),
     path("retention/", views.RetentionView.as_view(), name="retention"),
     path("retention/dry-run/", views.DryRunView.as_view(), name="dry_run"),
+    path("retention/run/", views.RetentionRunView.as_view(), name="retention_run"),
     path("subjects/", views.SubjectsView.as_view(), name="subjects"),
     path("subjects/<int:pk>/", views.SubjectView.as_view(), name="subject"),
     path("subjects/<int:pk>/access.zip", views.SubjectAccessView.as_view(), name="subject_access"),

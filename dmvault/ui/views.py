@@ -837,9 +837,12 @@ class RetentionView(UIView):
 
         policies = list(RetentionPolicy.objects.all())
         self.note.result_count = len(policies)
+        from compliance.engine_models import RetentionJob
+
         return {
             "policies": policies,
             "runs": list(RetentionRun.objects.all()[:10]),
+            "jobs": list(RetentionJob.objects.select_related("requested_by")[:10]),
             "platforms": Platform.choices,
             "actions": RetentionPolicy.Action.choices,
             "bases": RetentionPolicy.Basis.choices,
@@ -874,6 +877,29 @@ class RetentionView(UIView):
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             return page(self, request, "ui/retention.html", self._ctx(error=message), status=400)
         self.note.target_id = str(policy.id)
+        return HttpResponseRedirect(reverse("ui:retention"))
+
+
+class RetentionRunView(UIView):
+    """Enforce retention now: queues a django-q2 job (``compliance.retention_jobs``) and returns
+    to the retention page, which lists the jobs with their status and counts."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.run"
+    audit_target_type = "retention_job"
+    section = "retention"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from compliance import retention_jobs
+
+        try:
+            job = retention_jobs.queue_run(requested_by=request.user)
+        except retention_jobs.RetentionBusy as exc:
+            raise Refused(
+                409, f"Retention job {exc.job.id} is already {exc.job.status}.", "retention_busy"
+            ) from None
+        self.note.target_id = str(job.id)
+        self.note.detail = "queued"
         return HttpResponseRedirect(reverse("ui:retention"))
 
 

@@ -47,7 +47,7 @@ from rest_framework.response import Response
 from accounts.roles import Capability
 from archive.models import Conversation, DataSubject, Participant, Platform, Source
 from archive.search.query import QuerySyntaxError, parse
-from compliance import consent, holds, retention, subjects
+from compliance import consent, holds, retention, retention_jobs, subjects
 from compliance.engine_models import (
     ConsentConflict,
     ConsentRecord,
@@ -55,6 +55,7 @@ from compliance.engine_models import (
     Hold,
     LockViolation,
     Matter,
+    RetentionJob,
     RetentionPolicy,
 )
 from dmvault.api.audit import AuditedAPIView
@@ -325,39 +326,76 @@ class RetentionDryRunView(AuditedAPIView):
         return Response(summary)
 
 
+def retention_job_dict(job: RetentionJob) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "policy_id": _id(job.policy_id),
+        "requested_by": _username(job.requested_by),
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "run_id": _id(job.run_id),
+        "counts": job.counts or {},
+        "certificate_id": _id(job.certificate_id),
+        "error": job.error,
+    }
+
+
 class RetentionRunView(AuditedAPIView):
-    """Enforce retention now (administrators), synchronously; an unfinished earlier run is
-    continued. Answers the run id, its counts and the signed deletion certificate's id."""
+    """Enforce retention (administrators): queues a django-q2 job and answers 202 with it at once;
+    follow it at ``/retention/jobs/{id}`` (queued, running, done or failed, with the run's counts
+    and the signed deletion certificate's id). An unfinished earlier run is continued by it. 409
+    ``retention_busy`` while a job for the same policy filter is queued or running."""
 
     capability = Capability.MANAGE_POLICIES
     audit_action = "retention.run"
-    audit_target_type = "retention_run"
+    audit_target_type = "retention_job"
 
-    @extend_schema(request=RetentionRunSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=RetentionRunSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = RetentionRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy_id = _policy_filter(data.validated_data.get("policy_id"))
-        result = retention.run(policy_id=policy_id, actor=request.user)
-        run = result.run
-        assert run is not None
-        self.note.target_id = str(run.id)
-        self.note.result_count = len(result.plan.delete_ids) + len(result.plan.redact_ids)
-        self.note.detail = f"certificate {result.certificate.id}" if result.certificate else run.state
-        return Response(
-            {
-                "run_id": str(run.id),
-                "state": run.state,
-                "resumed": result.resumed,
-                "as_of": _iso(run.as_of),
-                "policy_id": _id(run.policy_id),
-                "counts": result.counts,
-                "blocked_by_hold": result.plan.blocked_by_hold,
-                "blocked_by_lock": result.plan.blocked_by_lock,
-                "certificate_id": str(result.certificate.id) if result.certificate else None,
-            },
-            status=201,
-        )
+        try:
+            job = retention_jobs.queue_run(policy_id=policy_id, requested_by=request.user)
+        except retention_jobs.RetentionBusy as exc:
+            self.note.target_id = str(exc.job.id)
+            return error_response(
+                409,
+                "retention_busy",
+                f"Retention job {exc.job.id} is already {exc.job.status}; follow it instead.",
+            )
+        self.note.target_id = str(job.id)
+        self.note.detail = "queued"
+        return Response(retention_job_dict(job), status=202)
+
+
+class RetentionJobListView(AuditedAPIView):
+    """The latest retention jobs (50), newest first."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.job.list"
+    audit_target_type = "retention_job"
+
+    def get(self, request: Request) -> Response:
+        items = [retention_job_dict(j) for j in RetentionJob.objects.select_related("requested_by")[:50]]
+        self.note.result_count = len(items)
+        return Response({"results": items, "next": None})
+
+
+class RetentionJobDetailView(AuditedAPIView):
+    """One retention job: its status, counts, run and certificate."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.job.read"
+    audit_target_type = "retention_job"
+
+    def get(self, request: Request, pk: int) -> Response:
+        job = RetentionJob.objects.select_related("requested_by").filter(pk=_pk(pk)).first()
+        if job is None:
+            raise NotFound()
+        return Response(retention_job_dict(job))
 
 
 # --- matters and holds ---------------------------------------------------------------------------------
