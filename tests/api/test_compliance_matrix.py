@@ -501,3 +501,41 @@ def test_bad_input_is_400_with_the_field(personas, archive, who, method, url, bo
     assert error["field"] == field, error
     assert api_events().count() == before + 1
     assert api_events().order_by("-seq").first().outcome == "invalid"
+
+
+def test_a_matter_scoped_by_a_saved_search_holds_what_it_finds(personas, archive) -> None:
+    admin, lawyer = personas["admin"].client, personas["lawyer"]
+    Source.objects.filter(id=archive.source.id).update(status=Source.Status.DONE)  # searchable
+    declare_purpose(lawyer)
+    saved = lawyer.client.post(
+        "/api/v1/saved-searches", {"name": "Lighthouse talk", "query": "lighthouse"}, format="json"
+    )
+    assert saved.status_code == 201, saved.content
+    matter = lawyer.client.post(
+        "/api/v1/matters",
+        {"name": "Lighthouse", "reference": "LH-1", "saved_search_id": saved.json()["id"]},
+        format="json",
+    )
+    assert matter.status_code == 201, matter.content
+    assert matter.json()["query"] == "lighthouse"  # copied in: editing the saved search changes nothing
+    assert lawyer.client.post(f"/api/v1/matters/{matter.json()['id']}/holds").status_code == 201
+    admin.post("/api/v1/retention/policies", {"name": "30 d", "period_days": 30}, format="json")
+    plan = admin.post("/api/v1/retention/dry-run", {}, format="json").json()
+    assert (plan["delete"], plan["blocked_by_hold"]) == (2, 3)  # three messages mention the lighthouse
+    # someone else's saved search, or a query as well: 400 naming the field
+    other = make_persona("lawyer2", Role.LEGAL)
+    declare_purpose(other)
+    for body in (
+        {"name": "x", "reference": "LH-2", "saved_search_id": saved.json()["id"]},
+        {"name": "x", "reference": "LH-3", "saved_search_id": saved.json()["id"], "query": "keeper"},
+    ):
+        client = other.client if body["reference"] == "LH-2" else lawyer.client
+        error = assert_error_shape(client.post("/api/v1/matters", body, format="json"), 400)
+        assert error["field"] == "saved_search_id", error
+
+
+def test_a_matter_owner_is_on_the_legal_team(personas) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="legal team"):
+        holds.create_matter(name="x", reference="X-1", owner=personas["admin"].user)

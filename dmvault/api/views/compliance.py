@@ -457,6 +457,11 @@ class MatterSerializer(serializers.Serializer):
     conversations = _ids_field(required=False)
     date_ranges = MatterDateRangeSerializer(many=True, required=False)
     query = serializers.CharField(max_length=2000, required=False, allow_blank=True, trim_whitespace=False)
+    saved_search_id = _id_field(
+        required=False,
+        allow_null=True,
+        help_text="one of your saved searches: its query is copied into the matter (instead of query)",
+    )
 
     def validate_reference(self, value: str) -> str:
         if Matter.objects.filter(reference=value).exists():
@@ -517,6 +522,7 @@ class MatterListView(AuditedAPIView):
                     conversations=v.get("conversations", []),
                     date_ranges=[(r.get("start"), r.get("end")) for r in v.get("date_ranges", [])],
                     query=v.get("query", ""),
+                    saved_search_id=v.get("saved_search_id"),
                 )
         except IntegrityError:  # the reference was taken meanwhile
             raise ValidationError({"reference": ["A matter with this reference already exists."]}) from None
