@@ -539,3 +539,44 @@ def test_a_matter_owner_is_on_the_legal_team(personas) -> None:
 
     with pytest.raises(ValidationError, match="legal team"):
         holds.create_matter(name="x", reference="X-1", owner=personas["admin"].user)
+
+
+def test_after_erasure_no_path_reads_the_subject_back(personas, archive, tmp_path) -> None:
+    """Bob's words ("Quarterly numbers look fine to Mirabelle", "Fourth message ...") are gone
+    from the API (messages, conversation, search), from exports and from the audit trail of the
+    reads; Alice's still read."""
+    from tests.compliance.exports.helpers import all_text, produce
+
+    Source.objects.filter(id=archive.source.id).update(status=Source.Status.DONE)
+    admin, officer, lawyer = personas["admin"].client, personas["officer"], personas["lawyer"]
+    bob = Participant.objects.exclude(pk=_alice().pk).get()
+    subject = create_subject("Bob (DSAR 9)")
+    Participant.objects.filter(pk=bob.pk).update(subject=subject)
+    bob_ids = list(Message.objects.filter(sender_id=bob.pk).values_list("id", flat=True))
+    declare_purpose(officer)
+    assert officer.client.get("/api/v1/search", {"q": "mirabelle"}).json()["results"]  # before
+    req = admin.post(f"/api/v1/subjects/{subject.id}/erasure", {"two_person": False}, format="json").json()
+    assert admin.post(f"/api/v1/erasure-requests/{req['id']}/execute").status_code == 200
+    read = b""
+    for word in ("mirabelle", "quarterly", "fourth"):
+        found = officer.client.get("/api/v1/search", {"q": word})
+        assert found.status_code == 200 and found.json()["results"] == [], word
+    for mid in bob_ids:
+        response = officer.client.get(f"/api/v1/messages/{mid}")
+        assert response.status_code in (200, 404, 410), response.status_code
+        read += response.content
+    read += officer.client.get(f"/api/v1/conversations/{archive.conversation.id}/messages").content
+    read += officer.client.get("/api/v1/conversations").content
+    assert b"Zanzibarquokka meets at the lighthouse" in read  # Alice's
+    path, _ = produce(
+        tmp_path,
+        lawyer.user,
+        formats=["native", "csv", "html", "eml"],
+        conversation_ids=[archive.conversation.id],
+    )
+    produced = "\n".join(all_text(path).values())
+    assert "Zanzibarquokka" in produced
+    for needle in ("Mirabelle", "Quarterly", "Fourth message", "Bartholomew", "bquince"):
+        assert needle.encode() not in read, needle
+        assert needle not in produced, needle
+    assert not AuditEvent.objects.filter(detail__icontains="mirabelle").exists()
