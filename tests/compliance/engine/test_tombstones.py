@@ -34,7 +34,7 @@ BOB_WORDS = ["Quokkamarine", "Zephyrlantern"]
 BOB_NEEDLES = [b"Quokkamarine", b"Zephyrlantern", b"Bartholomew", b"user5001"]
 
 
-def _export(path: Path, *, later: bool = False) -> Path:
+def _export(path: Path, *, later: bool = False, chats: tuple[int, int] = (900001, 900002)) -> Path:
     """The export; ``later``: the same chats downloaded a week on, with one more message from
     Bob and Bob's reaction on Alice's message."""
 
@@ -57,7 +57,7 @@ def _export(path: Path, *, later: bool = False) -> Path:
                 {
                     "name": "Bartholomew Quince",
                     "type": "personal_chat",
-                    "id": 900001,
+                    "id": chats[0],
                     "messages": [
                         m(1, 0, "user5001", "Bartholomew Quince", "Quokkamarine at the pier"),
                         m(2, 60, "user1000", "Alicia Vantablack", "Heliotrope tickets are booked"),
@@ -89,7 +89,7 @@ def _export(path: Path, *, later: bool = False) -> Path:
                 {
                     "name": "Carolina Featherstone",
                     "type": "personal_chat",
-                    "id": 900002,
+                    "id": chats[1],
                     "messages": [
                         m(1, 300, "user5002", "Carolina Featherstone", "Pomegranate release approved")
                     ],
@@ -207,16 +207,19 @@ def test_a_new_conversation_of_an_erased_identity_gets_neither_their_name_nor_th
     _import(_export(tmp_path / "result.json"))
     Participant.objects.filter(id=_bob().id).update(subject=subject)
     assert erase_subject(subject.id, None).done
-    Conversation.objects.all().delete()  # as if this export had never been imported
-    Message.objects.all().delete()
-    _import(_export(tmp_path / "again.json"))
-    titles = [
-        get_vault().open_field(c.dek_id, "conversation.title", c.id, c.title_ct).decode()
-        for c in Conversation.objects.all()
-    ]
-    assert "[erased]" in titles and "Carolina Featherstone" in titles
-    texts = {m.text for m in open_messages(list(Message.objects.values_list("id", flat=True)))}
+    before = set(Conversation.objects.values_list("id", flat=True))
+    _import(_export(tmp_path / "moved.json", chats=(900011, 900012)))  # the same chats, new threads
+    new = Conversation.objects.exclude(id__in=before)
+    titles = [get_vault().open_field(c.dek_id, "conversation.title", c.id, c.title_ct).decode() for c in new]
+    assert sorted(titles) == ["Carolina Featherstone", "[erased]"]
+    texts = {
+        m.text
+        for m in open_messages(
+            list(Message.objects.filter(conversation__in=new).values_list("id", flat=True))
+        )
+    }
     assert texts == {"Heliotrope tickets are booked", "Pomegranate release approved"}
+    assert not Participant.objects.filter(id=_bob().id, conversations__in=new).exists()
 
 
 def test_the_ledger_carries_the_tombstones_and_a_replay_restores_them(tmp_path: Path, settings) -> None:
