@@ -62,6 +62,8 @@ v1 = [
     ),
     path("retention/dry-run", compliance.RetentionDryRunView.as_view(), name="retention-dry-run"),
     path("retention/run", compliance.RetentionRunView.as_view(), name="retention-run"),
+    path("retention/jobs", compliance.RetentionJobListView.as_view(), name="retention-jobs"),
+    path("retention/jobs/<int:pk>", compliance.RetentionJobDetailView.as_view(), name="retention-job"),
     path("matters", compliance.MatterListView.as_view(), name="matters"),
     path("matters/<int:pk>", compliance.MatterDetailView.as_view(), name="matter"),
     path("matters/<int:pk>/holds", compliance.MatterHoldView.as_view(), name="matter-holds"),

@@ -9,7 +9,7 @@ Everything the pages read goes through the archive's own services: ``archive.sea
 
 from __future__ import annotations
 
-import json
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -846,9 +846,12 @@ class RetentionView(UIView):
 
         policies = list(RetentionPolicy.objects.all())
         self.note.result_count = len(policies)
+        from compliance.engine_models import RetentionJob
+
         return {
             "policies": policies,
             "runs": list(RetentionRun.objects.all()[:10]),
+            "jobs": list(RetentionJob.objects.select_related("requested_by")[:10]),
             "platforms": Platform.choices,
             "actions": RetentionPolicy.Action.choices,
             "bases": RetentionPolicy.Basis.choices,
@@ -883,6 +886,29 @@ class RetentionView(UIView):
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             return page(self, request, "ui/retention.html", self._ctx(error=message), status=400)
         self.note.target_id = str(policy.id)
+        return HttpResponseRedirect(reverse("ui:retention"))
+
+
+class RetentionRunView(UIView):
+    """Enforce retention now: queues a django-q2 job (``compliance.retention_jobs``) and returns
+    to the retention page, which lists the jobs with their status and counts."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.run"
+    audit_target_type = "retention_job"
+    section = "retention"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from compliance import retention_jobs
+
+        try:
+            job = retention_jobs.queue_run(requested_by=request.user)
+        except retention_jobs.RetentionBusy as exc:
+            raise Refused(
+                409, f"Retention job {exc.job.id} is already {exc.job.status}.", "retention_busy"
+            ) from None
+        self.note.target_id = str(job.id)
+        self.note.detail = "queued"
         return HttpResponseRedirect(reverse("ui:retention"))
 
 
@@ -1045,25 +1071,27 @@ class SubjectView(UIView):
 
 
 class SubjectAccessView(UIView):
-    """The subject-access package (``compliance.subjects.subject_access_data``) as a JSON download."""
+    """The subject-access package (``compliance.subjects.subject_access_package``) as a zip
+    download, the same as the API's: data.json, transcript.html, the subject's own attachments
+    and manifest.json. Built in memory, never written to disk in clear."""
 
     capability = Capability.SUBJECT_REQUESTS
     audit_action = "subject.access"
     audit_target_type = "data_subject"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from compliance.subjects import subject_access_data
+        from compliance.subjects import subject_access_package
 
         if not DataSubject.objects.filter(pk=pk).exists():
             raise Refused(404, "No such data subject.", "not_found")
-        data = subject_access_data(pk)
-        self.note.result_count = sum(len(c["messages"]) for c in data["conversations"])
-        response = HttpResponse(
-            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
-        )
+        buffer = io.BytesIO()
+        manifest = subject_access_package(pk, buffer, requested_by=request.user)
+        self.note.detail = f"access package: {len(manifest)} files"
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = (
-            content_disposition_header(True, f"subject-access-{pk}.json") or "attachment"
+            content_disposition_header(True, f"subject-{pk}-access.zip") or "attachment"
         )
+        response["Cache-Control"] = "no-store"
         return response
 
 
