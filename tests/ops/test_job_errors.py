@@ -212,3 +212,11 @@ def test_a_job_outside_the_wrapper_still_keeps_no_text(worker: Any) -> None:
 )
 def test_what_survives_of_a_failed_result(result: Any, kept: str) -> None:
     assert safe_result(result) == kept
+
+
+def test_an_error_reporter_that_would_ship_exception_messages_fails_the_system_check(settings: Any) -> None:
+    from dmvault.ops.checks import check_job_errors
+
+    assert check_job_errors() == []
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "error_reporter": {"sentry": {"dsn": "https://x@y/1"}}}
+    assert [e.id for e in check_job_errors()] == ["dmvault_ops.E004"]
