@@ -195,7 +195,11 @@ def error_detail(source: Source) -> str:
     sealed = (source.summary or {}).get("error_sealed")
     if not sealed or source.dek_id is None:
         return source.error
-    return get_vault().open_field(source.dek_id, ERROR_FIELD, source.id, base64.b64decode(sealed)).decode()
+    try:
+        plain = get_vault().open_field(source.dek_id, ERROR_FIELD, source.id, base64.b64decode(sealed))
+    except Exception:  # the source's key has been shredded: only the clear summary is left
+        return source.error
+    return plain.decode()
 
 
 def _fail(source: Source, error: str, *, detail: str = "") -> None:
