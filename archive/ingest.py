@@ -16,11 +16,13 @@ Background jobs receive the source id, never content.
 
 from __future__ import annotations
 
+import base64
 import json
 import logging
+import re
 import time
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from tempfile import SpooledTemporaryFile
 from typing import IO, Any
 
@@ -42,6 +44,7 @@ from archive.vault.stream import SealedReader, seal_stream
 
 log = logging.getLogger(__name__)
 EVIDENCE_FIELD = "source.evidence"
+ERROR_FIELD = "source.error"
 
 
 class IngestError(Exception):
@@ -147,12 +150,12 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
             platform=platform, status=Source.Status.DONE, progress=1.0, summary=summary
         )
     except (ExportError, IngestError) as exc:
-        _fail(source, str(exc))
+        _fail(source, public_error(exc), detail=str(exc))
         raise IngestError(str(exc)) from None
     except Exception as exc:
         # The message of an unexpected exception could quote input; record only its type.
         log.exception("ingest of source %s failed", source.id)
-        _fail(source, f"internal error ({type(exc).__name__}); the archive is unchanged")
+        _fail(source, f"internal error ({type(exc).__name__}); the archive is unchanged [ingest.internal]")
         raise
     source.refresh_from_db()
     return source
@@ -176,9 +179,47 @@ def _importer(source: Source, export: ExportTree) -> tuple[str, Any]:
     return detect_platform(export)
 
 
-def _fail(source: Source, error: str) -> None:
+def public_error(exc: ExportError | IngestError) -> str:
+    """The failure as stored in the clear on the source: what went wrong and where, but not the
+    member's name (it can name a person). ``IngestError`` messages name only ids and settings."""
+    if not isinstance(exc, ExportError):
+        return f"{exc} [ingest.failed]"
+    where = []
+    if exc.file:
+        suffix = PurePosixPath(exc.file.replace("\\", "/")).suffix.lower()
+        kind = f"a {suffix} file" if re.fullmatch(r"\.[a-z0-9]{1,8}", suffix) else "a file"
+        where.append(f"{kind} in the export")
+    if exc.line is not None:
+        where.append(f"line {int(exc.line)}")
+    place = f" ({', '.join(where)})" if where else ""
+    return f"{exc.reason}{place} [ingest.bad_export]"
+
+
+def error_detail(source: Source) -> str:
+    """The full failure text, file names included, sealed with the source (shell and support)."""
+    sealed = (source.summary or {}).get("error_sealed")
+    if not sealed or source.dek_id is None:
+        return source.error
+    try:
+        plain = get_vault().open_field(source.dek_id, ERROR_FIELD, source.id, base64.b64decode(sealed))
+    except Exception:  # the source's key has been shredded: only the clear summary is left
+        return source.error
+    return plain.decode()
+
+
+def _fail(source: Source, error: str, *, detail: str = "") -> None:
     discard_partial(source)
-    Source.objects.filter(id=source.id).update(status=Source.Status.FAILED, error=error[:2000])
+    current = Source.objects.filter(id=source.id).values_list("summary", flat=True).first() or {}
+    summary = {k: v for k, v in current.items() if k != "error_sealed"}  # keeps "processed"
+    if detail and source.dek_id is not None:
+        vault = get_vault()
+        key = vault.data_keys_for_read([source.dek_id]).get(source.dek_id)
+        if key is not None:
+            sealed = vault.seal(key, source.dek_id, ERROR_FIELD, source.id, detail.encode())
+            summary["error_sealed"] = base64.b64encode(sealed).decode()
+    Source.objects.filter(id=source.id).update(
+        status=Source.Status.FAILED, error=error[:2000], summary=summary
+    )
 
 
 # -- 3. undo ----------------------------------------------------------------------------------

@@ -1,12 +1,15 @@
-"""Background jobs (django-q2). Tasks receive ids, never content."""
+"""Background jobs (django-q2). Tasks receive ids, never content, and fail without it
+(``dmvault.ops.jobs``)."""
 
 from __future__ import annotations
 
 from django_q.tasks import async_task
 
 from archive import ingest
+from dmvault.ops.jobs import contained_job
 
 
+@contained_job("ingest.failed", "source")
 def ingest_source(source_id: int) -> dict[str, object]:
     try:
         source = ingest.run(source_id)

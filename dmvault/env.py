@@ -7,8 +7,10 @@ process at start-up with the variable's name, instead of surfacing later as odd 
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
 from django.core.exceptions import ImproperlyConfigured
@@ -61,6 +63,20 @@ def env_list(name: str, default: list[str] | None = None) -> list[str]:
     if raw is None:
         return list(default or [])
     return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def env_json_object(name: str) -> dict[str, Any]:
+    """A JSON object (``<NAME>_FILE`` honoured: it may hold credentials, so it is never echoed)."""
+    raw = env_secret(name)
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise ImproperlyConfigured(f"{name} is not valid JSON") from None
+    if not isinstance(value, dict):
+        raise ImproperlyConfigured(f'{name} must be a JSON object, e.g. {{"bucket_name": "dmvault-blobs"}}')
+    return value
 
 
 def env_choice(name: str, choices: tuple[str, ...], default: str) -> str:

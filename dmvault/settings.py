@@ -16,6 +16,7 @@ from dmvault.env import (
     env_bool,
     env_choice,
     env_int,
+    env_json_object,
     env_list,
     env_secret,
     env_str,
@@ -127,13 +128,20 @@ STATIC_URL = "static/"
 STATIC_ROOT = Path(env_str("DMVAULT_STATIC_ROOT", str(DATA_DIR / "static")))
 
 # Attachment blobs and encrypted evidence go through Django's storage API, so an S3-compatible
-# store (django-storages) can replace the local folder by configuration alone.
+# store (django-storages) can replace the local folder by configuration alone:
+# DMVAULT_BLOB_STORAGE=storages.backends.s3.S3Storage and DMVAULT_BLOB_STORAGE_OPTIONS (or _FILE)
+# '{"bucket_name": "dmvault-blobs", "endpoint_url": "https://s3.example", "default_acl": null}'.
+# Everything stored there is sealed (AES-256-GCM) before it leaves the process.
 BLOB_ROOT = Path(env_str("DMVAULT_BLOB_ROOT", str(DATA_DIR / "blobs")))
+_FILE_STORAGE = "django.core.files.storage.FileSystemStorage"
+DMVAULT_BLOB_STORAGE = env_str("DMVAULT_BLOB_STORAGE", _FILE_STORAGE)
+_BLOB_OPTIONS = env_json_object("DMVAULT_BLOB_STORAGE_OPTIONS")
 STORAGES = {
-    "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
+    "default": {"BACKEND": _FILE_STORAGE},
     "blobs": {
-        "BACKEND": env_str("DMVAULT_BLOB_STORAGE", "django.core.files.storage.FileSystemStorage"),
-        "OPTIONS": {"location": str(BLOB_ROOT)} if not env_str("DMVAULT_BLOB_STORAGE") else {},
+        "BACKEND": DMVAULT_BLOB_STORAGE,
+        "OPTIONS": _BLOB_OPTIONS
+        or ({"location": str(BLOB_ROOT)} if DMVAULT_BLOB_STORAGE == _FILE_STORAGE else {}),
     },
     "staticfiles": {
         "BACKEND": (

@@ -104,9 +104,14 @@ class CompletenessNote:
 
 
 class ExportError(Exception):
-    """A clear, user-facing error about an export. Never carries message content."""
+    """A clear, user-facing error about an export. Never carries message content.
+
+    ``message`` is written by the importer and names no input value; ``file`` is the member's
+    path inside the export, which can name a person (a Messenger thread folder, "WhatsApp Chat
+    with …"), so ``archive.ingest`` keeps it only sealed and shows ``message`` and ``line``."""
 
     def __init__(self, message: str, *, file: str = "", line: int | None = None) -> None:
+        self.reason = message
         self.file = file
         self.line = line
         where = file + (f":{line}" if line is not None else "")

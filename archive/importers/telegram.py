@@ -201,7 +201,7 @@ class TelegramImporter:
             sent_at = _from_iso(raw.get("date"))
             raw_ts = str(raw.get("date") or "")
         if sent_at is None:
-            raise ExportError(f"message {raw.get('id', '?')} has no readable date", file=member)
+            raise ExportError("a message has no readable date", file=member)
         is_service = raw.get("type") == "service"
         sender_key = "actor" if is_service else "from"
         sender_id = raw.get(f"{sender_key}_id") or raw.get(sender_key)

@@ -143,7 +143,7 @@ class TikTokImporter:
         match = _CHAT_KEY.match(key)
         other = (match.group("name") if match else key).strip()
         if not isinstance(value, list):
-            raise ExportError(f"chat history {other!r} is not a list", file=member)
+            raise ExportError("a chat history is not a list", file=member)
         people: dict[str, ParsedParticipant] = {}
 
         def person(name: str) -> str:

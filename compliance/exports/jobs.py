@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from archive.vault import get_vault
 from archive.vault.stream import SealedReader, SealedWriter
-from compliance.exports.collect import resolve_scope
+from compliance.exports.collect import ScopeError, resolve_scope
 from compliance.exports.formats.base import Cancelled
 from compliance.exports.models import ExportJob
 from compliance.exports.production import (
@@ -33,7 +33,7 @@ from compliance.exports.production import (
     build_production,
     normalize_formats,
 )
-from compliance.exports.redact import ExportPolicy
+from compliance.exports.redact import ExportPolicy, PolicyError
 
 log = logging.getLogger(__name__)
 RESULT_FIELD = "export.result"
@@ -174,8 +174,13 @@ def _finish_failure(job: ExportJob, exc: BaseException) -> None:
         _audit(job, "allowed", "cancelled", None)
         return
     log.exception("export %s failed", job.id)
-    # An unexpected exception's message could quote content: keep only its type.
-    error = str(exc) if isinstance(exc, ValueError) else f"internal error ({type(exc).__name__})"
+    # Only the request's own errors (scope and redaction settings, which name ids and options)
+    # are kept as written; any other exception's message could quote content (a ValueError
+    # naming a production path holds a decrypted title): keep only its type.
+    if isinstance(exc, ScopeError | PolicyError):
+        error = f"{exc} [export.bad_request]"
+    else:
+        error = f"internal error ({type(exc).__name__}) [export.internal]"
     ExportJob.objects.filter(id=job.id).update(
         status=ExportJob.Status.FAILED, error=error[:2000], finished_at=timezone.now()
     )

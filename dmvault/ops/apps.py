@@ -7,8 +7,9 @@ class OpsConfig(AppConfig):
     verbose_name = "Operations"
 
     def ready(self) -> None:
-        from dmvault.ops import checks, ledger, metrics
+        from dmvault.ops import checks, jobs, ledger, metrics
 
         checks.register()
+        jobs.connect()
         ledger.connect()
         metrics.instrument_search()

@@ -67,5 +67,22 @@ def check_oidc(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     return problems
 
 
+def check_job_errors(app_configs: Any = None, **kwargs: Any) -> list[Any]:
+    """django-q2's error reporters are handed a failed job's live exception, whose message can
+    quote content; DMVault's jobs fail with content-free lines instead (dmvault/ops/jobs.py)."""
+    if getattr(settings, "Q_CLUSTER", {}).get("error_reporter"):
+        return [
+            Error(
+                "Q_CLUSTER['error_reporter'] is set: it would send failed jobs' exception messages, "
+                "which can quote message content, to an outside service.",
+                hint="Remove it; failed jobs are recorded as 'DMVJOB code=… error=<type> <ids>' and "
+                "logged as type and frames (docs/OPERATIONS.md, Jobs).",
+                id="dmvault_ops.E004",
+            )
+        ]
+    return []
+
+
 def register() -> None:
     django_checks.register(check_oidc, "security")
+    django_checks.register(check_job_errors, "security")

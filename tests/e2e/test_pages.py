@@ -179,3 +179,37 @@ def test_page_timing(users: Any, demo: Any) -> None:
     for key, ms in sorted(timings.items(), key=lambda kv: -kv[1]):
         print(f"{ms:7.1f} ms  {key[0]:<8} {key[1]}")
     assert max(timings.values()) < 1000  # generous for slow CI; the report gives the real figures
+
+
+def test_a_failed_import_says_what_went_wrong_without_naming_anyone(users: Any, demo: Any) -> None:
+    """A hostile upload (a path that climbs out of the export, named after a person) fails in
+    its job; the import page and its status say why and where, and nothing names the person."""
+    import io
+    import zipfile
+
+    from django.core.files.uploadedfile import SimpleUploadedFile
+    from django_q.conf import Conf
+
+    from archive.models import Source
+
+    raw = io.BytesIO()
+    with zipfile.ZipFile(raw, "w") as zf:
+        zf.writestr("result.json", "{}")
+        zf.writestr("../Jane Quillfeather/chat.txt", "Zanzibarquokka at the lighthouse")
+    admin = client_for("admin")
+    old_sync, Conf.SYNC = Conf.SYNC, True
+    try:
+        response = admin.post("/imports/", {"export": SimpleUploadedFile("evil.zip", raw.getvalue())})
+    finally:
+        Conf.SYNC = old_sync
+    assert response.status_code == 302
+    source = Source.objects.order_by("-uploaded_at").first()
+    assert source is not None and source.status == Source.Status.FAILED
+    page = admin.get(f"/imports/{source.id}/").content.decode()
+    status = admin.get(f"/imports/{source.id}/status.json").json()
+    assert (
+        "path traversal (&#x27;..&#x27;) inside the export; refusing it (a .txt file in the export)" in page
+    )
+    assert status["done"] and status["status"] == "failed"
+    for text in (page, str(status), source.error):
+        assert "Quillfeather" not in text and "Zanzibarquokka" not in text

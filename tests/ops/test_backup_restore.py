@@ -1,5 +1,6 @@
-"""Backups are encrypted and checked, and a restore replays the erasure ledger, so an erased
-subject stays unreadable after an older backup is restored while everyone else stays readable."""
+"""Backups are encrypted and checked, and a restore replays the erasure and retention ledger, so
+an erased subject stays unreadable and expired messages stay deleted after an older backup is
+restored, while everyone else stays readable."""
 
 from __future__ import annotations
 
@@ -99,6 +100,23 @@ def test_restore_of_an_older_backup_keeps_the_erased_subject_erased(world, setti
     restore(out)
     assert len(ledger.read()) == 1 and ledger.verify() == 1
     assert _hits(BOB_WORD) == 0 and _hits(ALICE_WORD) == 3
+
+
+def test_restore_of_an_older_backup_keeps_expired_messages_deleted(world, tmp_path: Path) -> None:
+    from compliance import retention
+
+    call_command("backup", str(tmp_path / "b"))
+    # The messages are from March 2025: a one-year policy run in June 2026 deletes them all.
+    retention.create_policy(name="one year", platform="whatsapp", period_days=365)
+    result = retention.run(datetime(2026, 6, 1, tzinfo=UTC))
+    assert result.counts["messages"] == 6, result.counts
+    assert [e["kind"] for e in ledger.read()] == ["retention"]
+    assert _hits(BOB_WORD) == 0 and _hits(ALICE_WORD) == 0
+
+    report = restore(tmp_path / "b")
+    assert report["replay"]["entries"] == 1
+    assert not Message.objects.filter(id__in=world["alice_ids"] + world["bob_ids"]).exists()
+    assert _hits(BOB_WORD) == 0 and _hits(ALICE_WORD) == 0
 
 
 def test_restore_without_erasures_brings_everything_back(world, tmp_path: Path) -> None:

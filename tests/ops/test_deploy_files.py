@@ -30,7 +30,7 @@ def _is_read(name: str) -> bool:
         return name in OTHER_READERS[name].read_text()
     base = name.removesuffix("_FILE")
     if base != name:  # NAME_FILE works for secrets read with env_secret("NAME")
-        return f'env_secret("{base}"' in SETTINGS_SOURCE
+        return f'env_secret("{base}"' in SETTINGS_SOURCE or f'env_json_object("{base}"' in SETTINGS_SOURCE
     return f'"{name}"' in SETTINGS_SOURCE
 
 

@@ -110,7 +110,7 @@ def progress_dict(source: Source) -> dict[str, Any]:
         "status": source.status,
         "progress": source.progress,
         "processed": int(processed or 0),
-        "summary": {k: v for k, v in summary.items() if k != "completeness"},
+        "summary": {k: v for k, v in summary.items() if k not in ("completeness", "error_sealed")},
         "completeness": summary.get("completeness", []),
         "error": source.error or None,
     }
