@@ -77,6 +77,7 @@ from compliance.engine_models import (
     RetentionRun,
 )
 from compliance.holds import HoldChecker
+from dmvault.ops.jobs import contained_job
 
 log = logging.getLogger(__name__)
 DAY_MS = 86_400_000
@@ -647,6 +648,7 @@ def _finish(
     return RunResult(run_row, the_plan, counts, cert, resumed)
 
 
+@contained_job("retention.failed")
 def scheduled_run() -> dict[str, Any]:
     """The daily django-q2 task (``compliance.retention.scheduled_run``)."""
     result = run(timezone.now())

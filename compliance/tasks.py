@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from compliance import retention_jobs
+from dmvault.ops.jobs import contained_job
 
 
+@contained_job("retention.job_failed", "retention_job")
 def run_retention_job(job_id: int) -> dict[str, object]:
     job = retention_jobs.run_job(job_id)
     return {"retention_job": str(job_id), "status": job.status, "certificate": str(job.certificate_id or "")}

@@ -18,8 +18,10 @@ import os
 from pathlib import Path
 
 from compliance.audit.checkpoints import write_checkpoint
+from dmvault.ops.jobs import contained_job
 
 
+@contained_job("audit.checkpoint_failed")
 def checkpoint() -> int:
     cp_id, note = write_checkpoint()
     export = os.environ.get("DMVAULT_AUDIT_EXPORT_PATH")
