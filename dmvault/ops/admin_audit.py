@@ -10,7 +10,8 @@ The same contract as the API (``dmvault.api.audit.AuditedAPIView``) and the UI
 * the events services record meanwhile are folded into it (``compliance.audit.request_scope``);
 * unsafe methods run in one transaction: a failed view (5xx) is rolled back (and what it folded
   discarded), and if the event cannot be written the answer is 503 and the writes are rolled
-  back, the session change too (a sign-out or a password change does not half-happen).
+  back (Django's session middleware does not save a session on a 5xx answer, so a sign-out or a
+  password change does not half-happen either).
 
 It must come after the authentication middleware (it reads ``request.user``).
 """
@@ -64,20 +65,17 @@ class AdminAuditMiddleware:
                 try:
                     event = record_request(_event(request, response, request_id))
                 except AuditWriteError:
-                    return _fail_closed(request, request_id, unsafe)
+                    return _fail_closed(request_id)
             except AuditWriteError:
                 logger.exception("audit write failed; refusing the admin request (request %s)", request_id)
-                return _fail_closed(request, request_id, unsafe)
+                return _fail_closed(request_id)
         response["X-Request-ID"] = request_id
         response["X-Audit-Event"] = str(event.event_id)
         response["Cache-Control"] = "no-store"
         return response
 
 
-def _fail_closed(request: HttpRequest, request_id: str, unsafe: bool) -> HttpResponse:
-    session = getattr(request, "session", None)
-    if unsafe and session is not None:
-        session.modified = False  # the rolled-back request must not change the session either
+def _fail_closed(request_id: str) -> HttpResponse:
     response = HttpResponse(
         "<!doctype html><title>Unavailable</title><h1>Unavailable</h1>"
         "<p>The request could not be recorded in the audit log, so it was refused.</p>",

@@ -124,3 +124,20 @@ def test_when_the_admin_request_cannot_be_audited_nothing_changes(staff_admin, m
     monkeypatch.undo()
     assert RetentionPolicy.objects.filter(id=policy.id).exists()
     assert last_seq() == before
+
+
+def test_a_sign_in_that_cannot_be_audited_does_not_sign_in(staff_admin, monkeypatch) -> None:
+    import compliance.audit as audit
+
+    client = Client()
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("disk full")
+
+    monkeypatch.setattr(audit, "leaf_hash", broken)
+    response = client.post("/login/", {"username": staff_admin.username, "password": PASSWORD})
+    assert response.status_code == 503
+    monkeypatch.undo()
+    # The browser holds no signed-in session: the admin site still sends it to sign in.
+    assert client.get("/admin/")["Location"].startswith("/admin/login/")
+    assert client.get("/").status_code == 302
