@@ -82,7 +82,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "dmvault.ops.admin_audit.AdminAuditMiddleware",  # one audit event per /admin/ request
+    "dmvault.ops.admin_audit.AdminAuditMiddleware",  # one audit event per /admin/ and /oidc/ request
 ]
 
 ROOT_URLCONF = "dmvault.urls"
