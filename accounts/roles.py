@@ -32,6 +32,8 @@ class Capability(enum.StrEnum):
     MANAGE_KEYS = "manage_keys"
     READ_AUDIT = "read_audit"
     REVEAL_REDACTED = "reveal_redacted"
+    # The one-time passphrase of an AES-encrypted production (the requester's own jobs only).
+    EXPORT_PASSPHRASE = "export_passphrase"
     SUBJECT_REQUESTS = "subject_requests"
     # Archive metadata without content: sources, conversation sizes and dates (never titles).
     VIEW_METADATA = "view_metadata"
@@ -58,6 +60,7 @@ PERMISSIONS: dict[Role, frozenset[Capability]] = {
             Capability.SEARCH,
             Capability.MANAGE_HOLDS,
             Capability.EXPORT,
+            Capability.EXPORT_PASSPHRASE,
             Capability.REVEAL_REDACTED,
             Capability.VIEW_METADATA,
         }

@@ -75,12 +75,13 @@ def pairs_enabled() -> bool:
     return bool(getattr(settings, "DMVAULT_INDEX_PAIRS", True))
 
 
-def partition_has_pairs(month: int) -> bool:
-    """Whether the month's partition was created with pair tokens (and so holds them for every
-    message): decided once, when the partition is created."""
+def partition_flags(months: Iterable[int]) -> dict[int, tuple[bool, bool]]:
+    """``(pairs, prefixes)`` of each month's partition: whether it was created with pair and
+    prefix tokens (and so holds them for every message), decided once, when it was created."""
     from archive.models import PostingPartition
 
-    return PostingPartition.objects.filter(month=month, pairs=True).exists()
+    rows = PostingPartition.objects.filter(month__in=list(months)).values_list("month", "pairs", "prefixes")
+    return {month: (pairs, prefixes) for month, pairs, prefixes in rows}
 
 
 def ensure_partition(month: int) -> None:
@@ -107,7 +108,9 @@ def ensure_partition(month: int) -> None:
                 time.sleep(0.05 * (attempt + 1))
     try:
         with transaction.atomic():
-            PostingPartition.objects.get_or_create(month=month, defaults={"pairs": pairs_enabled()})
+            PostingPartition.objects.get_or_create(
+                month=month, defaults={"pairs": pairs_enabled(), "prefixes": prefixes_enabled()}
+            )
     except IntegrityError:  # created by a parallel writer in between
         pass
 
@@ -126,7 +129,13 @@ class Tokenizer:
     most of an import's terms repeat and cost one dict lookup instead of an HMAC."""
 
     def __init__(
-        self, key: bytes, kind: bytes = WORD, *, pairs: bool = False, cache_max: int = 500_000
+        self,
+        key: bytes,
+        kind: bytes = WORD,
+        *,
+        pairs: bool = False,
+        prefixes: bool = False,
+        cache_max: int = 500_000,
     ) -> None:
         self._key = key
         self._kind = kind
@@ -138,6 +147,7 @@ class Tokenizer:
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block) + kind)
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         self.pairs = pairs  # the month's partition holds pair tokens
+        self.prefixes = prefixes  # ... and prefix tokens
         self.cache: dict[str, int] = {}
         self._prefix: Tokenizer | None = None
         self._pair: Tokenizer | None = None
@@ -170,19 +180,24 @@ class Tokenizer:
 
 
 def tokenizer_for(vault: Vault, month: int, *, create: bool) -> Tokenizer | None:
-    """The month's tokenizer, ``pairs`` set when its partition has pair tokens."""
+    """The month's tokenizer, ``pairs`` and ``prefixes`` set as its partition has those tokens."""
     key = vault.index_key(month, create=create)
-    return Tokenizer(key, pairs=partition_has_pairs(month)) if key is not None else None
+    if key is None:
+        return None
+    pairs, prefixes = partition_flags([month]).get(month, (False, False))
+    return Tokenizer(key, pairs=pairs, prefixes=prefixes)
 
 
 def tokenizers_for(vault: Vault, months: Iterable[int]) -> dict[int, Tokenizer]:
     """The tokenizers of the ``months`` that have an index key: two queries in all."""
-    from archive.models import PostingPartition
-
     wanted = list(months)
     keys = vault.index_keys(wanted)
-    with_pairs = set(PostingPartition.objects.filter(month__in=wanted, pairs=True).values_list("month", flat=True))
-    return {month: Tokenizer(key, pairs=month in with_pairs) for month, key in keys.items()}
+    flags = partition_flags(wanted)
+    out = {}
+    for month, key in keys.items():
+        pairs, prefixes = flags.get(month, (False, False))
+        out[month] = Tokenizer(key, pairs=pairs, prefixes=prefixes)
+    return out
 
 
 def message_terms(text: str, extra: Iterable[str] = ()) -> set[str]:
@@ -204,10 +219,8 @@ def is_prefixable(term: str) -> bool:
 
 def prefix_terms(words: Iterable[str]) -> set[str]:
     """The prefix terms (3 to 8 characters, the whole word included when it is that short) of a
-    message's word terms, or nothing unless ``DMVAULT_INDEX_PREFIXES`` is on. A query prefix
-    longer than 8 characters looks up its first 8 and is confirmed on the decrypted text."""
-    if not prefixes_enabled():
-        return set()
+    message's word terms, for a partition that has prefix tokens. A query prefix longer than 8
+    characters looks up its first 8 and is confirmed on the decrypted text."""
     out: set[str] = set()
     for word in words:
         if is_prefixable(word):
@@ -222,10 +235,12 @@ def pair_terms(text: str) -> set[str]:
 
 
 def message_tokens(tok: Tokenizer, text: str, extra: Iterable[str] = ()) -> list[int]:
-    """Every token a message is indexed under (words, prefixes when enabled, pairs when the
-    month has them): what removing a message's postings must delete."""
+    """Every token a message is indexed under (words, prefixes and pairs when the month has
+    them): what removing a message's postings must delete."""
     words = message_terms(text, extra)
-    out = [tok.token(t) for t in words] + [tok.prefix_token(p) for p in prefix_terms(words)]
+    out = [tok.token(t) for t in words]
+    if tok.prefixes:
+        out.extend(tok.prefix_token(p) for p in prefix_terms(words))
     if tok.pairs:
         out.extend(tok.pair_token(p) for p in pair_terms(text))
     return out
@@ -279,7 +294,9 @@ def stage_postings(month: int, rows: Iterable[tuple[int, int]]) -> None:
     """Append postings to the month's staging table (see the module docstring); the caller's
     transaction is the message rows' own, so a message and its postings commit together."""
     assert stages_postings(), "only SQLite writers stage postings"
-    connection.connection.executemany(f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows)
+    connection.connection.executemany(
+        f"INSERT INTO {staged_table(month)} (token, message_id) VALUES (?, ?)", rows
+    )
 
 
 def merge_staged(month: int) -> int:

@@ -121,12 +121,17 @@ def run(source_id: int, *, on_progress: Callable[[int], None] | None = None) -> 
         with export:
             platform, importer = _importer(source, export)
             # Consent first: messages of subjects who refused archiving never reach the writer.
-            from compliance.consent import ingest_filter  # compliance builds on archive, not the reverse
+            # Erased subjects' identities (tombstones) first: they never come back.
+            from compliance import tombstones  # compliance builds on archive, not the reverse
+            from compliance.consent import ingest_filter
 
             consent_filter = ingest_filter(source)
+            tombstone_filter = tombstones.ingest_filter()
             written = write_parallel(
                 source,
-                consent_filter(importer.parse(export, owner_hint=_label(source).get("owner", ""))),
+                consent_filter(
+                    tombstone_filter(importer.parse(export, owner_hint=_label(source).get("owner", "")))
+                ),
                 workers=settings.DMVAULT_WRITE_WORKERS,
                 on_progress=progress,
                 transform_text=_redaction_transform(source),

@@ -74,10 +74,14 @@ class PostingPartition(models.Model):
     """One posting table per month (``archive_posting_YYYYMM``), so ingest writes into a small
     B-tree, a query touches only the months in range, and retention drops a whole month.
     ``pairs``: the month was created with word-pair tokens (``DMVAULT_INDEX_PAIRS``), so every
-    message in it has them; a month made before, or with the setting off, has none."""
+    message in it has them; a month made before, or with the setting off, has none.
+    ``prefixes``: likewise for prefix tokens (``DMVAULT_INDEX_PREFIXES``), so turning the
+    setting on or off never leaves prefix postings behind on removal, and a ``word*`` search
+    knows which months it cannot answer."""
 
     month = models.PositiveIntegerField(primary_key=True)
     pairs = models.BooleanField(default=False)
+    prefixes = models.BooleanField(default=False)
     created_at = models.DateTimeField(default=timezone.now)
 
 

@@ -113,7 +113,6 @@ class ArchiveWriter:
         self._participants: dict[tuple[str, str], int] = {}
         self._blobs = storages["blobs"]
         self._vendor = connection.vendor
-        self._prefixes = index.prefixes_enabled()
         # Rows prepared but not yet written: batches span conversations, so a transaction
         # holds ``batch_size`` messages however small the conversations are.
         self._rows: list[tuple[Any, ...]] = []
@@ -386,7 +385,7 @@ class ArchiveWriter:
             except KeyError:
                 tokens = [tok.token(term) for term in words]
             month_rows.add(tokens, mid)
-            if self._prefixes:
+            if tok.prefixes:
                 month_rows.add([tok.prefix_token(p) for p in index.prefix_terms(words)], mid)
             if tok.pairs:
                 month_rows.add([tok.pair_token(p) for p in index.pair_terms(text)], mid)

@@ -16,6 +16,7 @@ from compliance.engine_models import (
     ErasureRequest,
     Hold,
     Matter,
+    RetentionJob,
     RetentionPolicy,
     RetentionRun,
 )
@@ -57,6 +58,12 @@ class RetentionPolicyAdmin(admin.ModelAdmin):
 class RetentionRunAdmin(_ReadOnly):
     list_display = ("id", "as_of", "state", "started_at", "finished_at", "certificate")
     list_filter = ("state",)
+
+
+@admin.register(RetentionJob)
+class RetentionJobAdmin(_ReadOnly):
+    list_display = ("id", "status", "policy_id", "requested_by", "created_at", "finished_at", "certificate")
+    list_filter = ("status",)
 
 
 @admin.register(Certificate)

@@ -25,10 +25,12 @@ __all__ = [
     "ConsentConflict",
     "ConsentRecord",
     "ErasureRequest",
+    "ErasureTombstone",
     "Hold",
     "Matter",
     "RedactedMessage",
     "RetentionBatch",
+    "RetentionJob",
     "RetentionPolicy",
     "RetentionRun",
 ]
@@ -174,6 +176,40 @@ class RetentionRun(models.Model):
 
     def __str__(self) -> str:
         return f"Retention run {self.id} ({self.state})"
+
+
+class RetentionJob(models.Model):
+    """An enforcement run asked for through the API or the UI, carried out by a django-q2 worker
+    (``compliance.tasks.run_retention_job`` receives only this row's id). ``run`` and
+    ``certificate`` are filled in as the run starts and ends; ``counts`` are the run's counts."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued"
+        RUNNING = "running"
+        DONE = "done"
+        FAILED = "failed"
+
+    id = models.BigIntegerField(primary_key=True, default=random_id)
+    policy_id = models.BigIntegerField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    status = models.CharField(max_length=10, choices=Status.choices, default=Status.QUEUED)
+    run = models.ForeignKey(RetentionRun, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True)  # the exception's type only, never its text
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    certificate = models.ForeignKey(
+        "Certificate", null=True, blank=True, on_delete=models.PROTECT, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Retention job {self.id} ({self.status})"
 
 
 class RetentionBatch(models.Model):
@@ -374,3 +410,15 @@ class ErasureRequest(models.Model):
 
     def __str__(self) -> str:
         return f"Erasure request {self.id} ({self.state})"
+
+
+class ErasureTombstone(models.Model):
+    """An erased participant identity, as a keyed hash only (``compliance.tombstones``): the
+    ingest pipeline drops what such an identity sent, so a re-import cannot bring it back."""
+
+    digest = models.BinaryField(max_length=32, unique=True)
+    subject_id = models.BigIntegerField(null=True, blank=True, db_index=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    def __str__(self) -> str:
+        return f"Erasure tombstone {self.pk}"

@@ -6,8 +6,9 @@ A message is **held** while any active hold's matter covers it. A matter covers 
    in, a message a custodian sent, a message of a source a custodian owns, or a listed source or
    conversation (when the matter lists none of these, the whole archive); and
 2. its time falls in one of the matter's date ranges (when any are given); and
-3. it matches the matter's search query (when given; evaluated with the search service, so only
-   messages of completed imports can match a query-only scope).
+3. it matches the matter's search query (when given, as text or as a saved search whose query is
+   copied in; evaluated with the search service, so only messages of completed imports can match
+   a query-only scope).
 
 Held messages are exempt from retention, erasure, consent-withdrawal actions and manual deletion
 (``assert_deletable``) until every hold covering them is released. Placing and releasing a hold
@@ -24,6 +25,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,7 +65,28 @@ def create_matter(
     conversations: Iterable[int] = (),
     date_ranges: Iterable[tuple[datetime | None, datetime | None]] = (),
     query: str = "",
+    saved_search_id: int | None = None,
 ) -> Matter:
+    """Open a matter owned by a member of the legal team. Its scope can be narrowed by a search
+    query, given as text or as one of the owner's saved searches (``saved_search_id``): the
+    saved search's query is copied into the matter, so editing or deleting the saved search
+    later never changes what a hold covers."""
+    from accounts.roles import Capability
+
+    if owner is None or not owner.can(Capability.MANAGE_HOLDS):
+        raise ValidationError({"owner": ["A matter's owner must be on the legal team."]})
+    if saved_search_id is not None:
+        from archive.models import SavedSearch
+        from archive.search.service import get_saved_search
+
+        if query:
+            raise ValidationError({"saved_search_id": ["Give a query or a saved search, not both."]})
+        try:
+            query = get_saved_search(owner=owner, saved_id=saved_search_id).query
+        except SavedSearch.DoesNotExist:
+            raise ValidationError(
+                {"saved_search_id": [f"No saved search {saved_search_id} of yours."]}
+            ) from None
     matter = Matter(name=name, reference=reference, owner=owner)
     matter.date_ranges = [
         {"start": s.isoformat() if s else None, "end": e.isoformat() if e else None} for s, e in date_ranges

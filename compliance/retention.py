@@ -43,13 +43,18 @@ Enforcement
     never restarted. Months whose every message goes are handled whole: rows are deleted without
     decrypting, then the month's posting partition is dropped and its message and index keys are
     shredded (``shred_month``). Each run ends with a signed deletion certificate and an audit event.
+
+    Runs start from the daily django-q2 schedule (``scheduled_run``), the ``retention`` command,
+    or the API/UI, which queue a ``RetentionJob`` (``compliance.retention_jobs``) that a worker
+    carries out: the request returns at once with the job, whose status (queued, running, done,
+    failed), counts, run and certificate the API reports.
 """
 
 from __future__ import annotations
 
 import logging
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -445,9 +450,11 @@ def run(
     policy_id: int | None = None,
     actor: Any = None,
     stop_after_batches: int | None = None,
+    on_start: Callable[[RetentionRun], None] | None = None,
 ) -> RunResult:
     """Enforce retention (see the module docstring). ``stop_after_batches`` leaves the run
-    unfinished on purpose (tests of resumption)."""
+    unfinished on purpose (tests of resumption); ``on_start`` is told the run row once it exists
+    (a queued job records which run it drives)."""
     if dry_run:
         return RunResult(None, plan(now, policy_id=policy_id))
     existing = RetentionRun.objects.filter(state=RetentionRun.State.RUNNING, policy_id=policy_id).first()
@@ -463,6 +470,8 @@ def run(
     else:
         run_row = existing
         the_plan = plan(run_row.as_of, policy_id=policy_id, after_id=run_row.cursor)
+    if on_start is not None:
+        on_start(run_row)
     try:
         return _execute(
             run_row, the_plan, batch=batch, actor=actor, resumed=resumed, stop_after=stop_after_batches

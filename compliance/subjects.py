@@ -7,8 +7,12 @@ Subject access
     Third parties are protected: other participants appear as pseudonyms ("Participant 1"),
     their names and handles inside any text are replaced by those pseudonyms, and the text of
     messages third parties wrote additionally goes through the redactor (phone numbers, e-mail
-    addresses, card numbers and the like become ``[TYPE]``). Attachments are listed by count,
-    their bytes are not included. Erased messages appear as erased, without content.
+    addresses, card numbers and the like become ``[TYPE]``). Attachments of the messages the
+    subject sent are included: their bytes are decrypted through the vault one at a time,
+    written to ``attachments/<message id>/<n>-<name>`` in the zip and hashed in the manifest
+    (and in ``data.json``). Attachments of third parties' messages are listed (type, size) without
+    bytes, their names pseudonymized and redacted like the third parties' text. Erased messages
+    appear as erased, without content.
 
 Erasure
     ``erase_subject`` refuses, with the reason, when a legal hold covers the subject (as a
@@ -19,7 +23,9 @@ Erasure
     reactions), crypto-shreds every key scoped to their participants (``shred_participants``:
     their message keys and identity keys), their subject label key and consent evidence key,
     blanks the dead ciphertexts, marks the subject erased, and writes a signed certificate and an
-    audit event. Message rows stay as dated tombstones (no content, no key).
+    audit event. Message rows stay as dated tombstones (no content, no key). Each erased
+    participant identity is recorded as a keyed hash (``compliance.tombstones``), so importing an
+    export that still holds their messages does not bring them back.
 
     Two-person rule: with ``DMVAULT_ERASURE_TWO_PERSON`` on (or ``two_person=True`` on a
     request), ``request_erasure`` by one admin, ``approve_erasure`` by a different admin, then
@@ -36,7 +42,7 @@ import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from django.conf import settings
 from django.db import transaction
@@ -143,7 +149,54 @@ def _third_party_redactor(known_names: list[str]) -> Callable[[str], str]:
     return redact
 
 
-def subject_access_data(subject_id: int) -> dict[str, Any]:
+def _attachments_of(
+    message_ids: list[int], vault: Vault
+) -> dict[int, list[tuple[dict[str, str], Attachment]]]:
+    """Each message's attachments with their opened metadata (name, type), in order."""
+    if not message_ids:
+        return {}
+    dek_of = dict(Message.objects.filter(id__in=message_ids).values_list("id", "dek_id"))
+    keys = vault.data_keys_for_read(dek_of.values())
+    out: dict[int, list[tuple[dict[str, str], Attachment]]] = {}
+    for att in Attachment.objects.filter(message_id__in=message_ids).order_by("message_id", "id"):
+        dek_id = dek_of[att.message_id]
+        try:
+            meta = json.loads(Vault.open(keys.get(dek_id), dek_id, "attachment.meta", att.id, att.meta_ct))
+        except KeyDestroyed:
+            continue
+        out.setdefault(att.message_id, []).append((meta, att))
+    return out
+
+
+def _blob_bytes(blob_id: int, vault: Vault) -> bytes | None:
+    from django.core.files.storage import storages
+
+    from archive.models import Blob
+
+    blob = Blob.objects.filter(id=blob_id).first()
+    if blob is None:
+        return None
+    with storages["blobs"].open(blob.storage_name, "rb") as fh:
+        sealed = fh.read()
+    try:
+        return Vault.open(
+            vault.data_keys_for_read([blob.dek_id]).get(blob.dek_id), blob.dek_id, "blob", blob.id, sealed
+        )
+    except KeyDestroyed:
+        return None
+
+
+def _zip_name(message_id: int, n: int, name: str) -> str:
+    safe = re.sub(r"[^\w.\-]+", "_", name).strip("._")[:100] or "attachment"
+    return f"attachments/{message_id}/{n}-{safe}"
+
+
+def subject_access_data(
+    subject_id: int, *, files: dict[str, tuple[int, dict[str, Any]]] | None = None
+) -> dict[str, Any]:
+    """The package's content. Attachments of the subject's own messages are listed with the zip
+    path their bytes go to; when ``files`` is given it receives, per zip path, the blob to write
+    there and the listing entry (``subject_access_package`` adds each file's SHA-256 to it)."""
     vault = get_vault()
     subject = DataSubject.objects.get(id=subject_id)
     own = list(Participant.objects.filter(subject_id=subject.id))
@@ -174,11 +227,16 @@ def subject_access_data(subject_id: int) -> dict[str, Any]:
         ids = list(
             Message.objects.filter(conversation_id=conv.id).order_by("id").values_list("id", flat=True)
         )
-        attachments: dict[int, int] = {}
-        for mid in Attachment.objects.filter(message_id__in=ids).values_list("message_id", flat=True):
-            attachments[mid] = attachments.get(mid, 0) + 1
         messages = []
         for start in range(0, len(ids), _BATCH):
+            attachments = _attachments_of(
+                list(
+                    Message.objects.filter(
+                        id__in=ids[start : start + _BATCH], has_attachment=True
+                    ).values_list("id", flat=True)
+                ),
+                vault,
+            )
             for m in open_messages(ids[start : start + _BATCH], vault=vault):
                 mine = m.sender_id in own_ids
                 sender = (
@@ -193,7 +251,7 @@ def subject_access_data(subject_id: int) -> dict[str, Any]:
                     "kind": m.kind,
                     "edited": m.edited,
                     "deleted": m.deleted,
-                    "attachments": attachments.get(m.id, 0),
+                    "attachments": [],
                 }
                 if m.erased:
                     item["erased"] = True
@@ -208,6 +266,23 @@ def subject_access_data(subject_id: int) -> dict[str, Any]:
                         text = pseudonymize(text)
                         return text if mine else redact(text)
 
+                    for k, (meta, att) in enumerate(attachments.get(m.id, []), start=1):
+                        entry: dict[str, Any] = {
+                            "name": clean(meta.get("name", "")),
+                            "type": meta.get("type", ""),
+                            "size": att.size,
+                        }
+                        if mine and att.blob_id is not None:
+                            entry["file"] = _zip_name(m.id, k, entry["name"])
+                            if files is not None:
+                                files[entry["file"]] = (att.blob_id, entry)
+                        elif mine:
+                            entry["included"] = False
+                            entry["reason"] = "the export did not contain the file"
+                        else:
+                            entry["included"] = False
+                            entry["reason"] = "another participant's attachment"
+                        item["attachments"].append(entry)
                     item["text"] = clean(m.text)
                     if m.previous_versions:
                         item["previous_versions"] = [clean(v) for v in m.previous_versions]
@@ -235,7 +310,7 @@ def subject_access_data(subject_id: int) -> dict[str, Any]:
             }
         )
     return {
-        "format": "dmvault-subject-access/v1",
+        "format": "dmvault-subject-access/v2",
         "generated_at": timezone.now().isoformat(),
         "subject": {
             "id": str(subject.id),
@@ -248,7 +323,8 @@ def subject_access_data(subject_id: int) -> dict[str, Any]:
         "conversations": conversations,
         "notes": [
             "Other participants are shown as pseudonyms; their personal data inside messages is redacted.",
-            "Attachment bytes are not included; each message lists how many it had.",
+            "Attachments of your own messages are included (see each attachment's file and SHA-256);"
+            " other participants' attachments are listed without their content.",
         ],
     }
 
@@ -268,6 +344,13 @@ def _transcript(data: dict[str, Any]) -> str:
         )
         for m in conv["messages"]:
             body = "<em>erased</em>" if m.get("erased") else e(m.get("text", ""))
+            for a in m.get("attachments", []):
+                label = e(a["name"] or a["type"] or "attachment")
+                body += (
+                    f" <a href='{e(a['file'])}'>[{label}]</a>"
+                    if a.get("file")
+                    else f" <span class='t'>[{label}, not included]</span>"
+                )
             who = "you" if m["from"] == "you" else ""
             parts.append(
                 f"<div class='m'><span class='t'>{e(m['sent_at'])}</span> "
@@ -277,16 +360,31 @@ def _transcript(data: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
-def subject_access_package(subject_id: int, path: str | Path, *, requested_by: Any = None) -> dict[str, str]:
+def subject_access_package(
+    subject_id: int, path: str | Path | IO[bytes], *, requested_by: Any = None
+) -> dict[str, str]:
     """Write the subject access zip to ``path``; returns the manifest (file name -> SHA-256)."""
-    data = subject_access_data(subject_id)
-    files = {
-        "data.json": json.dumps(data, ensure_ascii=False, indent=2).encode(),
-        "transcript.html": _transcript(data).encode(),
-    }
-    manifest = {name: hashlib.sha256(content).hexdigest() for name, content in files.items()}
+    attachments: dict[str, tuple[int, dict[str, Any]]] = {}
+    data = subject_access_data(subject_id, files=attachments)
+    vault = get_vault()
+    manifest: dict[str, str] = {}
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        # The subject's own attachments, one at a time: decrypted, hashed, written.
+        for name, (blob_id, entry) in attachments.items():
+            content = _blob_bytes(blob_id, vault)
+            if content is None:  # shredded or gone since it was listed
+                entry.pop("file", None)
+                entry.update(included=False, reason="the file is no longer held")
+                continue
+            entry["sha256"] = manifest[name] = hashlib.sha256(content).hexdigest()
+            zf.writestr(name, content)
+            del content
+        files = {
+            "data.json": json.dumps(data, ensure_ascii=False, indent=2).encode(),
+            "transcript.html": _transcript(data).encode(),
+        }
         for name, content in files.items():
+            manifest[name] = hashlib.sha256(content).hexdigest()
             zf.writestr(name, content)
         zf.writestr(
             "manifest.json",
@@ -420,6 +518,10 @@ def erase_subject(
             counts.data_keys += blob_keys
     mentions = _redact_mentions(participant_ids, names, platform_ids, vault)
     with transaction.atomic():
+        # Before the keys go: the keyed hashes that keep a re-import from bringing them back.
+        from compliance import tombstones
+
+        tombstones.record(participant_ids, subject.id)
         shred = shred_participants(participant_ids)
         counts.data_keys += shred.data_keys
         counts.data_keys += DataKey.objects.filter(id=subject.dek_id).delete()[0]
@@ -451,6 +553,7 @@ def erase_subject(
                 "blobs": counts.blobs,
                 "data_keys": counts.data_keys,
                 "mentions_redacted": mentions,
+                "identities_tombstoned": len(participant_ids),
             },
             "message_ids_sha256": certificates.ids_sha256(sent_ids),
         }

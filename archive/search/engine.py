@@ -169,6 +169,14 @@ def _estimate(cur: Any, table: str, token: int, cap: int = 20_000) -> int:
 
 Stats = dict[Any, int]  # per search: term estimates and the filter's row estimate
 _FILTER_ROWS = ("filter-rows",)
+WITHOUT_PREFIXES = "without-prefixes"  # stats key (with the month) of a month a prefix could not search
+
+
+def months_without_prefixes(stats: Stats) -> int:
+    """How many months a search skipped for a ``word*`` term because they hold no prefix tokens."""
+    return sum(1 for key in stats if isinstance(key, tuple) and key[0] == WITHOUT_PREFIXES)
+
+
 # PostgreSQL joins a conversation/sender filter by hashing its rows once per month when they
 # are at most this many times the driver's postings (a hashed row costs about a fifth of a
 # message lookup), counting the filter's rows up to FILTER_ROWS_CAP to decide.
@@ -191,10 +199,14 @@ class _Month:
             return self.tok.pair_token(term.text)
         return self.tok.prefix_token(term.text) if term.prefix else self.tok.token(term.text)
 
-    def terms_of(self, alt: Alternative) -> Alternative:
+    def terms_of(self, alt: Alternative) -> Alternative | None:
         """The terms this month can look up: pairs where the month has pair tokens, instead of
         the words they cover (a pair is only posted where both words are); without pair tokens,
-        the words alone."""
+        the words alone. ``None`` when the alternative needs prefix tokens the month lacks (it
+        was indexed before ``DMVAULT_INDEX_PREFIXES`` was on): the search reports such months."""
+        if not self.tok.prefixes and any(t.prefix for t in alt):
+            self.estimates[(WITHOUT_PREFIXES, self.month)] = 1
+            return None
         if not any(t.pair for t in alt):
             return alt
         if not self.tok.pairs:
@@ -249,7 +261,12 @@ class _Month:
         """One SELECT of message ids per alternative of the driving group (to be ordered by
         id and limited by the caller). The driver is the rarest group's posting lists, or the
         message table itself when a conversation/sender filter is rarer still."""
-        groups = [tuple(self.terms_of(alt) for alt in group) for group in query.groups]
+        groups = []
+        for group in query.groups:
+            usable = tuple(terms for terms in map(self.terms_of, group) if terms is not None)
+            if not usable:
+                return []  # nothing this month can match through its index
+            groups.append(usable)
         narrowing = filt.conversation_ids is not None or filt.sender_ids is not None
 
         def cost(group: Group) -> int:
@@ -286,6 +303,12 @@ class _Month:
                 ]
         common, common_params = self.conditions(others, query.excluded)
         fconds, fparams = filt.sql("m")
+        if fconds and not semi_join:
+            # The month's bounds on the joined message rows too: without them PostgreSQL may
+            # hash every message of the filter's conversations in all months (111,000 index
+            # rows for one platform at 1M) to join one month's postings.
+            fconds = ["m.id >= %s", "m.id < %s", *fconds]
+            fparams = [low, high, *fparams]
         if semi_join:
             # OFFSET 0 keeps the planner from flattening the subquery back into a lookup per row.
             inside = " AND ".join(["m.id >= %s", "m.id < %s", *fconds])
@@ -303,7 +326,7 @@ class _Month:
                 else list(alt)
             )
             where = ["p0.token = %s", "p0.message_id >= %s", "p0.message_id < %s"]
-            args: list[Any] = [self.token(terms[0]), id_range.low, id_range.high]
+            args: list[Any] = [self.token(terms[0]), low, high]
             for term in terms[1:]:
                 sql, param = self.exists(term)
                 where.append(sql)
@@ -468,6 +491,8 @@ def count_matching(
             if tok is None:
                 continue
             plans = _Month(cur, month, tok, estimates).plan(query, filt, id_range, _needs_estimates(query))
+            if not plans:
+                continue
             union = " UNION ".join(sql for sql, _ in plans)
             params = [p for _, ps in plans for p in ps]
             cur.execute(f"SELECT count(*) FROM ({union} LIMIT %s) t", [*params, cap + 1 - total])

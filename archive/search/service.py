@@ -52,7 +52,15 @@ from archive import index
 from archive.ids import id_floor
 from archive.models import Conversation, Message, Participant, SavedSearch, Source
 from archive.reading import KeyCache, OpenedMessage, open_messages
-from archive.search.engine import IdRange, IndexQuery, IndexTerm, MessageFilter, count_matching, find_matching
+from archive.search.engine import (
+    IdRange,
+    IndexQuery,
+    IndexTerm,
+    MessageFilter,
+    count_matching,
+    find_matching,
+    months_without_prefixes,
+)
 from archive.search.query import (
     Filter,
     ParsedQuery,
@@ -64,6 +72,7 @@ from archive.search.query import (
 )
 from archive.vault import Vault, get_vault
 from archive.vault.blind_index import _CJK_RE, _TERM_RE, normalize
+from compliance.redaction_service import PresentedMessage, Viewer, redact_for_viewer
 
 Order = Literal["newest", "oldest"]
 MAX_LIMIT = 500
@@ -120,6 +129,9 @@ class SearchResult:
     query: ParsedQuery
     truncated: bool = False  # the candidate budget ran out before the page was full
     candidates_checked: int = 0  # decrypted to check phrases/exclusions (0 when none needed)
+    # Months a ``word*`` term could not search: indexed before DMVAULT_INDEX_PREFIXES was on.
+    # Shown to the searcher, since matches there are missing from the results and the count.
+    months_without_prefixes: int = 0
 
     @property
     def count_label(self) -> str:
@@ -700,10 +712,64 @@ def search(
     hits = [SearchHit(m, highlights(m.text, parsed) if has_text else []) for m in items]
     if context and hits:
         _context(hits, context, plan, scope, vault, keys)
-    return SearchResult(hits, count, exact, next_cursor, parsed, truncated, checked)
+    return SearchResult(
+        hits, count, exact, next_cursor, parsed, truncated, checked, months_without_prefixes(stats)
+    )
 
 
-def search_ids(query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000) -> list[int]:
+# --- what a person sees ----------------------------------------------------------------------------
+
+
+def present(messages: list[OpenedMessage], viewer: Viewer) -> list[PresentedMessage]:
+    """Opened messages as ``viewer`` may see them: the redaction view policy of their role and
+    declared purpose (``compliance.redaction_service.redact_for_viewer``). Every path that shows
+    decrypted message text to a person goes through here (or :func:`search_for`, which calls it)."""
+    return redact_for_viewer(messages, viewer.user, viewer.purpose)
+
+
+def _outside(spans: list[tuple[int, int]], redactions: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    marked = [(r["start"], r["end"]) for r in redactions if r.get("field") == "text"]
+    return [(s, e) for s, e in spans if not any(s < re_ and rs < e for rs, re_ in marked)]
+
+
+def present_result(result: SearchResult, viewer: Viewer) -> SearchResult:
+    """``result`` with every message it carries (hits and their context) passed through
+    :func:`present`. Highlights are recomputed on the presented text and never cover a
+    redaction, so a highlight can neither point into a hidden value nor spell it out."""
+    hits = result.items
+    everything = [m for h in hits for m in (*h.before, h.message, *h.after)]
+    shown = {id(m): p for m, p in zip(everything, present(everything, viewer), strict=True)}
+    has_text = result.query.has_text
+    out = []
+    for h in hits:
+        m = shown[id(h.message)]
+        spans = _outside(highlights(m.text, result.query), m.redactions) if has_text else []
+        out.append(SearchHit(m, spans, [shown[id(b)] for b in h.before], [shown[id(a)] for a in h.after]))
+    return SearchResult(
+        out,
+        result.count,
+        result.count_exact,
+        result.next_cursor,
+        result.query,
+        result.truncated,
+        result.candidates_checked,
+        result.months_without_prefixes,
+    )
+
+
+def search_for(
+    viewer: Viewer, query: str | ParsedQuery, *, scope: SearchScope, **options: Any
+) -> SearchResult:
+    """:func:`search` for a person: the same query, scope and options, with the result passed
+    through :func:`present_result` (the view policy of the viewer's role). The API, the UI and
+    saved-search runs call this; :func:`search` itself returns the archive's text unredacted and
+    is for code that applies its own policy (exports) or shows no text (counts, holds, charts)."""
+    return present_result(search(query, scope=scope, **options), viewer)
+
+
+def search_ids(
+    query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC", cap: int = 20_000
+) -> list[int]:
     """Ids of up to ``cap`` matching messages, oldest first, for charts and counts.
 
     Decrypts nothing when the index and the plain columns decide the query alone (no phrase,
@@ -721,7 +787,9 @@ def search_ids(query: str | ParsedQuery, *, scope: SearchScope, tz: str = "UTC",
     ids: list[int] = []
     cursor = None
     while len(ids) < cap:
-        result = search(parsed, scope=scope, order="oldest", limit=MAX_LIMIT, cursor=cursor, tz=tz, count_cap=0)
+        result = search(
+            parsed, scope=scope, order="oldest", limit=MAX_LIMIT, cursor=cursor, tz=tz, count_cap=0
+        )
         ids.extend(h.message.id for h in result.items)
         cursor = result.next_cursor
         if not cursor:
@@ -834,6 +902,10 @@ def delete_saved_search(saved_id: int, owner: Any) -> bool:
     return SavedSearch.objects.filter(id=saved_id, owner=owner).delete()[0] > 0
 
 
-def run_saved_search(saved: SavedSearchView, *, scope: SearchScope, **options: Any) -> SearchResult:
-    """Re-run a saved query through :func:`search`, always within the *runner's* scope."""
-    return search(saved.query, scope=scope, **options)
+def run_saved_search(
+    saved: SavedSearchView, *, viewer: Viewer, scope: SearchScope, **options: Any
+) -> SearchResult:
+    """Re-run a saved query through :func:`search_for`, always within the *runner's* scope and
+    under the *runner's* view policy (not the owner's: a shared search shows each runner what
+    their own role may see)."""
+    return search_for(viewer, saved.query, scope=scope, **options)

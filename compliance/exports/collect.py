@@ -169,6 +169,7 @@ def resolve_scope(
     sets: list[set[int]] = []
     message_ids: set[int] | None = None
     conversation_ids = [int(c) for c in conversation_ids]
+    queries = [query] if query else []
     if saved_search_id is not None:
         from archive.search.service import get_saved_search
 
@@ -176,9 +177,13 @@ def resolve_scope(
             saved = get_saved_search(owner=owner, saved_id=saved_search_id)
         except Exception as exc:
             raise ScopeError(f"saved search {saved_search_id} is not available to the requester") from exc
-        query = f"({query}) ({saved.query})" if query else saved.query
-    if query:
-        message_ids = query_message_ids(query)
+        # Each query runs on its own and their matches are intersected: gluing them into one
+        # query string would put filters inside parentheses, which the language refuses.
+        queries.append(saved.query)
+    for text in queries:
+        matched = query_message_ids(text)
+        message_ids = matched if message_ids is None else message_ids & matched
+    if message_ids is not None:
         sets.append(
             set(Message.objects.filter(id__in=list(message_ids)).values_list("conversation_id", flat=True))
             if len(message_ids) < 20_000

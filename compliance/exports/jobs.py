@@ -1,7 +1,8 @@
 """Export jobs: create, run (in a django-q2 worker via ``tasks.run_export``), cancel, open.
 
 The production is built into a private temporary file, optionally re-packed as an AES-256 zip
-(``pyzipper``; the passphrase is random, sealed on the job and revealed once), then sealed in
+(``pyzipper``; the passphrase is random, sealed on the job and revealed once through
+:func:`reveal_passphrase`), then sealed in
 1 MiB AES-GCM chunks under the job's data key into blob storage; the temporary file is deleted.
 ``run_job_to_path`` writes the zip to a caller-given path instead (commands, benchmarks).
 Every run, successful or not, records an audit event (``compliance.audit.record``).
@@ -264,6 +265,45 @@ def run_job_to_path(job_id: int, path: Path) -> ExportJob:
     )
     _audit(job, "allowed", f"done to path formats={','.join(job.formats)}", summary.counts.get("messages"))
     return ExportJob.objects.get(id=job.id)
+
+
+class PassphraseUnavailable(LookupError):
+    """No passphrase to give: ``reason`` is ``not_encrypted``, ``not_ready`` or ``already_revealed``."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def passphrase_state(job: ExportJob) -> str:
+    """``not_encrypted``, ``not_ready``, ``available`` or ``already_revealed`` (plain columns only)."""
+    if not job.encrypt_zip:
+        return "not_encrypted"
+    if job.status != ExportJob.Status.DONE or not job.result_blob:
+        return "not_ready"
+    return "available" if job.passphrase_ct else "already_revealed"
+
+
+def reveal_passphrase(job: ExportJob) -> str:
+    """The passphrase of the job's AES-encrypted production, **once**.
+
+    The passphrase is random per production, sealed under the job's own data key (never in
+    the clear in the row, the task payload, the logs or the zip), and wiped as it is read:
+    whoever reveals it must hand it to the recipient through another channel than the zip.
+    A lost passphrase cannot be recovered; run the export again. The caller checks who may
+    ask (the API and UI: the requester, with ``Capability.EXPORT_PASSPHRASE`` and a declared
+    purpose) and audits the request. Raises :class:`PassphraseUnavailable`."""
+    state = passphrase_state(job)
+    if state == "not_encrypted":
+        raise PassphraseUnavailable(state, "This production is not an encrypted zip; it has no passphrase.")
+    if state == "not_ready":
+        raise PassphraseUnavailable(state, f"This export is not finished ({job.status}).")
+    value = job.reveal_passphrase()
+    if value is None:
+        raise PassphraseUnavailable(
+            "already_revealed", "This export's passphrase has already been revealed; run the export again."
+        )
+    return value
 
 
 def open_result(job: ExportJob) -> IO[bytes]:

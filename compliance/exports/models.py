@@ -108,11 +108,25 @@ class ExportJob(models.Model):
         return self.unseal("purpose", self.purpose_ct).decode()
 
     def reveal_passphrase(self) -> str | None:
-        """The AES zip passphrase, once: it is wiped from the row as it is read, so it has to be
-        handed to the recipient through another channel than the production itself."""
-        if not self.passphrase_ct:
-            return None
-        value = self.unseal("passphrase", self.passphrase_ct).decode()
-        ExportJob.objects.filter(id=self.id).update(passphrase_ct=None)
+        """The AES zip passphrase, once: it is wiped from the row in the same transaction that
+        reads it (the row is locked, so two concurrent reveals cannot both get it), and has to
+        be handed to the recipient through another channel than the production itself. None
+        when there is none (not encrypted, not finished, or already revealed)."""
+        from django.db import transaction
+
+        with transaction.atomic():
+            row = (
+                ExportJob.objects.select_for_update()
+                .filter(id=self.id)
+                .values("passphrase_ct", "dek_id")
+                .first()
+            )
+            sealed = row["passphrase_ct"] if row else None
+            if not sealed:
+                self.passphrase_ct = None
+                return None
+            self.dek_id = row["dek_id"] if row else self.dek_id
+            value = self.unseal("passphrase", sealed).decode()
+            ExportJob.objects.filter(id=self.id).update(passphrase_ct=None)
         self.passphrase_ct = None
         return value

@@ -1,8 +1,8 @@
 """Service functions behind the API views. Views parse, authorize, call one of these, respond.
 
 All message content comes from ``archive.reading.open_messages`` (the only decryption path for
-messages); conversation titles are opened here through the vault. ``search_page`` is the
-swap point for the full query language that will land in ``archive/search/``.
+messages); conversation titles are opened here through the vault. ``search_page`` runs the
+query language through ``archive.search.service``.
 """
 
 from __future__ import annotations
@@ -15,14 +15,9 @@ from django.db.models import QuerySet
 
 from archive.models import Conversation, Message, Source
 from archive.reading import OpenedMessage, open_messages
-from archive.search.engine import find_ids
+from archive.search.service import SearchScope, present, search_for
 from archive.vault import KeyDestroyed, Vault, get_vault
-from archive.vault.blind_index import query_terms
-from compliance.redaction_service import PresentedMessage, Viewer, redact_for_viewer
-
-
-class NoSearchableTerms(ValueError):
-    pass
+from compliance.redaction_service import PresentedMessage, Viewer
 
 
 def _iso(value: datetime | None) -> str | None:
@@ -111,12 +106,10 @@ def conversation_exists(pk: int) -> bool:
 # --- messages -------------------------------------------------------------------------------
 
 
-def _opened(ids: list[int], viewer: Viewer | None) -> list[OpenedMessage]:
-    """Open the messages and, for a viewer, apply the redaction view policy of their role."""
-    opened = open_messages(ids)
-    if viewer is None:
-        return opened
-    return list(redact_for_viewer(opened, viewer.user, viewer.purpose))
+def _opened(ids: list[int], viewer: Viewer) -> list[OpenedMessage]:
+    """Open the messages and apply the redaction view policy of the viewer's role (through the
+    search service's :func:`~archive.search.service.present`, the one presentation step)."""
+    return list(present(open_messages(ids), viewer))
 
 
 def message_dict(m: OpenedMessage) -> dict[str, Any]:
@@ -142,7 +135,7 @@ def message_dict(m: OpenedMessage) -> dict[str, Any]:
 
 
 def conversation_messages(
-    conversation_id: int, after: int | None, limit: int, *, viewer: Viewer | None = None
+    conversation_id: int, after: int | None, limit: int, *, viewer: Viewer
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Oldest first; ``after`` is the last id of the previous page."""
     qs = Message.objects.filter(conversation_id=conversation_id).order_by("id")
@@ -165,7 +158,7 @@ class MessageWithContext:
         return 1 + len(self.before) + len(self.after)
 
 
-def message_with_context(pk: int, context: int, *, viewer: Viewer | None = None) -> MessageWithContext | None:
+def message_with_context(pk: int, context: int, *, viewer: Viewer) -> MessageWithContext | None:
     row = Message.objects.filter(pk=pk).values("id", "conversation_id").first()
     if row is None:
         return None
@@ -190,18 +183,16 @@ def message_with_context(pk: int, context: int, *, viewer: Viewer | None = None)
 
 
 def search_page(
-    q: str, limit: int, cursor: int | None, *, viewer: Viewer | None = None
-) -> tuple[list[dict[str, Any]], int | None]:
-    """Messages containing every word of ``q``, newest first. ``cursor`` is the last id seen.
-
-    For now: words only (blind index AND). The full query language replaces this function.
-    """
-    terms = query_terms(q)
-    if not terms:
-        raise NoSearchableTerms(
-            "The query has no searchable words (stop words and single letters are not indexed)."
-        )
-    ids = find_ids(terms, limit=limit + 1, before_id=cursor)
-    more = len(ids) > limit
-    ids = ids[:limit]
-    return [message_dict(m) for m in _opened(ids, viewer)], (ids[-1] if more else None)
+    q: str, limit: int, cursor: str | None, *, viewer: Viewer, tz: str = "UTC"
+) -> tuple[list[dict[str, Any]], str | None]:
+    """A page of the query language's matches, newest first, through the one search service
+    (``archive.search.service.search_for``: only sources whose import is done, the viewer's
+    redaction view policy, highlights on the presented text). ``cursor`` is the service's
+    cursor from the previous page. Raises ``QuerySyntaxError`` and ``InvalidCursor``."""
+    result = search_for(
+        viewer, q, scope=SearchScope.everything(), limit=limit, cursor=cursor, tz=tz, count_cap=0
+    )
+    items = [
+        {**message_dict(h.message), "highlights": [list(span) for span in h.highlights]} for h in result.items
+    ]
+    return items, result.next_cursor

@@ -62,6 +62,8 @@ v1 = [
     ),
     path("retention/dry-run", compliance.RetentionDryRunView.as_view(), name="retention-dry-run"),
     path("retention/run", compliance.RetentionRunView.as_view(), name="retention-run"),
+    path("retention/jobs", compliance.RetentionJobListView.as_view(), name="retention-jobs"),
+    path("retention/jobs/<int:pk>", compliance.RetentionJobDetailView.as_view(), name="retention-job"),
     path("matters", compliance.MatterListView.as_view(), name="matters"),
     path("matters/<int:pk>", compliance.MatterDetailView.as_view(), name="matter"),
     path("matters/<int:pk>/holds", compliance.MatterHoldView.as_view(), name="matter-holds"),
@@ -79,6 +81,7 @@ v1 = [
     path("exports/<int:pk>", exports.ExportDetailView.as_view(), name="export"),
     path("exports/<int:pk>/cancel", exports.ExportCancelView.as_view(), name="export-cancel"),
     path("exports/<int:pk>/download", exports.ExportDownloadView.as_view(), name="export-download"),
+    path("exports/<int:pk>/passphrase", exports.ExportPassphraseView.as_view(), name="export-passphrase"),
 ]
 
 app_name = "api"

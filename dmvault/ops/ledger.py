@@ -9,12 +9,14 @@ replays the entries recorded since the snapshot (``replay``).
 Format: one JSON object per line, appended under an exclusive ``flock`` and fsynced::
 
     {"seq": 7, "at": "...", "kind": "erasure", "certificate_id": "...", "subject_id": "...",
-     "participants": ["..."], "prev": "<hash of line 6>", "hash": "<sha256 of this entry>"}
+     "participants": ["..."], "tombstones": ["<hex keyed hash>"], "prev": "<hash of line 6>",
+     "hash": "<sha256 of this entry>"}
     {"seq": 8, "at": "...", "kind": "retention", "certificate_id": "...", "run_id": "...",
      "deleted": "<zlib+base64 of 8-byte ids>", "redacted": "...", "months_dropped": [202301]}
 
-Entries hold only ids (random subject/participant ids, time-ordered message ids) and times:
-no content, no names, no keys. Each entry hashes the previous one, so a removed or edited line
+Entries hold only ids (random subject/participant ids, time-ordered message ids), times and
+the erased identities' tombstone digests (archive-keyed HMACs, ``compliance.tombstones``): no
+content, no names, no keys. Each entry hashes the previous one, so a removed or edited line
 breaks the chain (``verify``). Entries are written when the erasure's or run's certificate is
 committed (a ``post_save`` on ``Certificate`` deferred with ``on_commit``), so a rolled-back
 erasure never enters the ledger.
@@ -134,12 +136,15 @@ def record_certificate(cert: Any) -> dict[str, Any] | None:
         return None
     at = body.get("issued_at") or cert.issued_at.isoformat()
     if cert.kind == "erasure":
+        from compliance import tombstones
+
         return append(
             "erasure",
             at,
             certificate_id=str(cert.id),
             subject_id=str(body["subject_id"]),
             participants=[str(p) for p in body.get("participants", [])],
+            **tombstones.ledger_fields(int(body["subject_id"])),
         )
     from compliance.engine_models import RetentionBatch
 
@@ -221,10 +226,13 @@ def replay(since: datetime | None, path: Path | None = None) -> ReplayReport:
 
 def _replay_erasure(entry: dict[str, Any], report: ReplayReport) -> None:
     from archive.models import DataSubject
+    from compliance import tombstones
     from compliance.subjects import erase_subject
 
     subject_id = int(entry["subject_id"])
     participants = [int(p) for p in entry.get("participants", [])]
+    # The erased identities' keyed hashes first: a snapshot older than the erasure lacks them.
+    tombstones.restore((bytes.fromhex(d) for d in entry.get("tombstones", [])), subject_id)
     subject = DataSubject.objects.filter(id=subject_id).first()
     if subject is not None and subject.erased_at is None:
         result = erase_subject(subject_id, None, two_person=False)
@@ -260,6 +268,9 @@ def force_erase_participants(participant_ids: list[int], subject_id: int | None 
             Attachment.objects.filter(message_id__in=batch).delete()
             purge._delete_blobs(blob_ids)
     with transaction.atomic():
+        from compliance import tombstones
+
+        tombstones.record(present, subject_id)
         shred_participants(present)
         for start in range(0, len(sent), 1000):
             Message.objects.filter(id__in=sent[start : start + 1000]).update(

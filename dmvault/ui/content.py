@@ -24,6 +24,7 @@ from archive.vault import KeyDestroyed, Vault, get_vault
 from compliance.engine_models import RedactedMessage
 from compliance.redaction import Redactor
 from compliance.redaction.modes import LABEL, Policy, redact
+from compliance.redaction_service import PresentedMessage
 
 REVIEW_TYPES = (
     "EMAIL",
@@ -52,14 +53,33 @@ class Segment:
     kind: str = ""  # "" plain, "hl" highlighted match, "red" redaction (text is its label)
 
 
+def _policy_marks(m: OpenedMessage | None) -> list[tuple[int, int, str, str]]:
+    """The spans the view policy already redacted in a presented message's text."""
+    if not isinstance(m, PresentedMessage):
+        return []
+    return [
+        (r["start"], r["end"], "red", m.text[r["start"] : r["end"]])
+        for r in m.redactions
+        if r.get("field") == "text"
+    ]
+
+
 def segments(
-    text: str, highlights: list[tuple[int, int]] | None = None, *, reveal: bool = False
+    text: str,
+    highlights: list[tuple[int, int]] | None = None,
+    *,
+    reveal: bool = False,
+    presented: OpenedMessage | None = None,
 ) -> tuple[list[Segment], int]:
-    """Split ``text`` into plain / highlighted / redacted runs; returns (segments, redactions)."""
+    """Split ``text`` into plain / highlighted / redacted runs; returns (segments, redactions).
+
+    ``presented`` (the message ``text`` belongs to, as the view policy presented it) marks the
+    policy's own redactions; the review redactor then covers what is left."""
     if not text:
         return [], 0
+    marks: list[tuple[int, int, str, str]] = [] if reveal else _policy_marks(presented)
     findings = [] if reveal else review_redactor().detect(text)
-    marks: list[tuple[int, int, str, str]] = []
+    findings = [f for f in findings if not any(s < f.end and f.start < e for s, e, _, _ in marks)]
     if findings:
         result = redact(text, findings, Policy(default_mode=LABEL))
         marks.extend((r.start, r.end, "red", r.replacement) for r in result.replacements)
@@ -232,7 +252,7 @@ def bubbles(
     for m in opened:
         sender = senders.get(m.sender_id) if m.sender_id is not None else None
         revealed = m.id in reveal
-        segs, n = segments(m.text, reveal=revealed)
+        segs, n = segments(m.text, reveal=revealed, presented=m)
         b = Bubble(
             msg=m,
             sender=sender,

@@ -9,7 +9,7 @@ Everything the pages read goes through the archive's own services: ``archive.sea
 
 from __future__ import annotations
 
-import json
+import io
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
@@ -30,10 +30,11 @@ from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
 from archive.reading import open_messages
 from archive.search.query import QuerySyntaxError
-from archive.search.service import InvalidCursor, SearchScope, search, search_ids
+from archive.search.service import InvalidCursor, SearchScope, present, search_for, search_ids
 from archive.vault import KeyDestroyed, get_vault
 from compliance import audit as audit_log
 from compliance.models import AuditEvent
+from compliance.redaction_service import Viewer
 from dmvault.api.purpose import active_purpose, declare, open_reason
 from dmvault.ui import charts, content
 from dmvault.ui.base import AUTHENTICATED, PUBLIC, Refused, UIView
@@ -323,7 +324,8 @@ class SearchView(UIView):
         self.note.query = q
         cursor = request.GET.get("cursor") or None
         try:
-            result = search(
+            result = search_for(
+                Viewer(request.user, active_purpose(request)),
                 q,
                 scope=SearchScope.everything(),
                 order=order,
@@ -351,7 +353,7 @@ class SearchView(UIView):
         hits = []
         for h in result.items:
             m = h.message
-            segs, n = content.segments(m.text, h.highlights)
+            segs, n = content.segments(m.text, h.highlights, presented=m)
             conv = convs.get(m.conversation_id)
             hits.append(
                 {
@@ -536,7 +538,14 @@ def render_thread(
         ids = list(visible.order_by("id").values_list("id", flat=True)[:THREAD_PAGE])
     view.note.target_id = str(conv.id)
     view.note.result_count = len(ids)
-    opened = open_messages(ids)
+    # The view policy applies to every message but one the caller is revealing (RevealView:
+    # the reveal capability and a declared purpose, audited as ``message.reveal``).
+    revealing = reveal or set()
+    raw = open_messages(ids)
+    shown = iter(
+        present([m for m in raw if m.id not in revealing], Viewer(request.user, active_purpose(request)))
+    )
+    opened = [m if m.id in revealing else next(shown) for m in raw]
     reaction_names, participants = content.platform_id_names(conv)
     owner = conv.sources.exclude(owner_id=None).values_list("owner_id", flat=True).first()
     items = content.bubbles(
@@ -837,9 +846,12 @@ class RetentionView(UIView):
 
         policies = list(RetentionPolicy.objects.all())
         self.note.result_count = len(policies)
+        from compliance.engine_models import RetentionJob
+
         return {
             "policies": policies,
             "runs": list(RetentionRun.objects.all()[:10]),
+            "jobs": list(RetentionJob.objects.select_related("requested_by")[:10]),
             "platforms": Platform.choices,
             "actions": RetentionPolicy.Action.choices,
             "bases": RetentionPolicy.Basis.choices,
@@ -874,6 +886,29 @@ class RetentionView(UIView):
             message = "; ".join(exc.messages) if isinstance(exc, ValidationError) else str(exc)
             return page(self, request, "ui/retention.html", self._ctx(error=message), status=400)
         self.note.target_id = str(policy.id)
+        return HttpResponseRedirect(reverse("ui:retention"))
+
+
+class RetentionRunView(UIView):
+    """Enforce retention now: queues a django-q2 job (``compliance.retention_jobs``) and returns
+    to the retention page, which lists the jobs with their status and counts."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.run"
+    audit_target_type = "retention_job"
+    section = "retention"
+
+    def post(self, request: HttpRequest) -> HttpResponse:
+        from compliance import retention_jobs
+
+        try:
+            job = retention_jobs.queue_run(requested_by=request.user)
+        except retention_jobs.RetentionBusy as exc:
+            raise Refused(
+                409, f"Retention job {exc.job.id} is already {exc.job.status}.", "retention_busy"
+            ) from None
+        self.note.target_id = str(job.id)
+        self.note.detail = "queued"
         return HttpResponseRedirect(reverse("ui:retention"))
 
 
@@ -1036,25 +1071,27 @@ class SubjectView(UIView):
 
 
 class SubjectAccessView(UIView):
-    """The subject-access package (``compliance.subjects.subject_access_data``) as a JSON download."""
+    """The subject-access package (``compliance.subjects.subject_access_package``) as a zip
+    download, the same as the API's: data.json, transcript.html, the subject's own attachments
+    and manifest.json. Built in memory, never written to disk in clear."""
 
     capability = Capability.SUBJECT_REQUESTS
     audit_action = "subject.access"
     audit_target_type = "data_subject"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from compliance.subjects import subject_access_data
+        from compliance.subjects import subject_access_package
 
         if not DataSubject.objects.filter(pk=pk).exists():
             raise Refused(404, "No such data subject.", "not_found")
-        data = subject_access_data(pk)
-        self.note.result_count = sum(len(c["messages"]) for c in data["conversations"])
-        response = HttpResponse(
-            json.dumps(data, ensure_ascii=False, indent=2), content_type="application/json"
-        )
+        buffer = io.BytesIO()
+        manifest = subject_access_package(pk, buffer, requested_by=request.user)
+        self.note.detail = f"access package: {len(manifest)} files"
+        response = HttpResponse(buffer.getvalue(), content_type="application/zip")
         response["Content-Disposition"] = (
-            content_disposition_header(True, f"subject-access-{pk}.json") or "attachment"
+            content_disposition_header(True, f"subject-{pk}-access.zip") or "attachment"
         )
+        response["Cache-Control"] = "no-store"
         return response
 
 
@@ -1118,7 +1155,12 @@ class ExportsView(UIView):
     def _ctx(self, request: HttpRequest, **extra: Any) -> dict[str, Any]:
         from compliance.exports.models import ExportJob
 
-        jobs = list(ExportJob.objects.select_related("requested_by").order_by("-created_at")[:50])
+        # Productions belong to their requester, as in the API (another lawyer's is not listed).
+        jobs = list(
+            ExportJob.objects.select_related("requested_by")
+            .filter(requested_by_id=request.user.pk)
+            .order_by("-created_at")[:50]
+        )
         self.note.result_count = len(jobs)
         purpose = active_purpose(request)
         return {
@@ -1160,6 +1202,7 @@ class ExportsView(UIView):
                 matter_ref=(purpose.matter_ref if purpose else "") or p.get("matter_ref", ""),
                 conversation_ids=[conversation] if conversation is not None else [],
                 redaction={"enabled": True} if p.get("redact") == "on" else None,
+                encrypt_zip=p.get("encrypt_zip") == "on",
             )
         except (ValueError, PolicyError) as exc:
             self.note.detail = "invalid"
@@ -1179,10 +1222,59 @@ class ExportView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.select_related("requested_by").filter(pk=pk).first()
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
         if job is None:
             raise Refused(404, "No such export.", "not_found")
-        return page(self, request, "ui/export.html", {"job": job, "percent": round(job.progress * 100)})
+        return page(self, request, "ui/export.html", _export_ctx(request, job))
+
+
+def _export_ctx(request: HttpRequest, job: Any, passphrase: str = "") -> dict[str, Any]:
+    from compliance.exports.jobs import passphrase_state
+
+    return {
+        "job": job,
+        "percent": round(job.progress * 100),
+        "passphrase": passphrase,
+        "passphrase_state": passphrase_state(job),
+        "own": job.requested_by_id == request.user.pk and request.user.can(Capability.EXPORT_PASSPHRASE),  # type: ignore[union-attr]
+    }
+
+
+class ExportPassphraseView(UIView):
+    """The passphrase of the requester's AES-encrypted production, shown once and then wiped
+    (``compliance.exports.jobs.reveal_passphrase``); audited as ``export.passphrase``."""
+
+    capability = Capability.EXPORT_PASSPHRASE
+    requires_purpose = True
+    audit_action = "export.passphrase"
+    audit_target_type = "export"
+    section = "exports"
+
+    def post(self, request: HttpRequest, pk: int) -> HttpResponse:
+        from compliance.exports.jobs import PassphraseUnavailable, reveal_passphrase
+        from compliance.exports.models import ExportJob
+
+        job = (
+            ExportJob.objects.select_related("requested_by")
+            .filter(pk=pk, requested_by_id=request.user.pk)
+            .first()
+        )
+        if job is None:
+            raise Refused(404, "No such export of yours.", "not_found")
+        self.note.target_id = str(job.id)
+        try:
+            passphrase = reveal_passphrase(job)
+        except PassphraseUnavailable as exc:
+            raise Refused(410 if exc.reason == "already_revealed" else 409, str(exc), exc.reason) from None
+        self.note.result_count = 1
+        self.note.detail = "revealed"
+        response = page(self, request, "ui/export.html", _export_ctx(request, job, passphrase))
+        response["Cache-Control"] = "no-store"
+        return response
 
 
 class ExportStatusView(UIView):
@@ -1193,7 +1285,11 @@ class ExportStatusView(UIView):
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).values("status", "progress", "counts").first()
+        job = (
+            ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk)
+            .values("status", "progress", "counts")
+            .first()
+        )
         if job is None:
             return JsonResponse({"error": "not_found"}, status=404)
         done = job["status"] in ("done", "failed", "cancelled")
@@ -1210,7 +1306,7 @@ class ExportDownloadView(UIView):
         from compliance.exports.jobs import open_result
         from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk).first()
+        job = ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk).first()
         if job is None:
             raise Refused(404, "No such export.", "not_found")
         try:

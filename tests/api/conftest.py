@@ -98,6 +98,8 @@ def archive(db: Any) -> Archive:
     ArchiveWriter(source).write(
         [ParsedConversation("whatsapp", "t1", ConversationKind.DIRECT, SECRET_TITLE, [alice, bob], msgs)]
     )
+    source.status = Source.Status.DONE  # a finished import: search only shows those
+    source.save(update_fields=["status"])
     conversation = Conversation.objects.get()
     ids = list(Message.objects.filter(conversation=conversation).order_by("id").values_list("id", flat=True))
     return Archive(source, conversation, ids)

@@ -22,11 +22,12 @@ from django.core.cache import cache
 
 from accounts.roles import Role
 from archive.models import Message, Participant, Source
-from compliance import holds, retention
+from compliance import holds, retention, retention_jobs
 from compliance.engine_models import Certificate, ErasureRequest, Hold, RetentionPolicy
 from compliance.exports import jobs
 from compliance.models import AuditEvent
 from compliance.subjects import create_subject, request_erasure
+from compliance.tasks import run_retention_job
 from tests.api.conftest import assert_error_shape, assert_no_content, declare_purpose, make_persona
 from tests.api.test_issue7_matrix import _fill
 from tests.api.test_role_matrix import ROLES
@@ -52,7 +53,9 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("patch", "/api/v1/retention/policies/{locked}", {"period_days": 10}, (403, 403, 409, 403, 403, 401)),
     ("delete", "/api/v1/retention/policies/{locked}", None, (403, 403, 409, 403, 403, 401)),
     ("post", "/api/v1/retention/dry-run", {}, ADMIN_ONLY_200),
-    ("post", "/api/v1/retention/run", {}, (403, 403, 201, 403, 403, 401)),
+    ("post", "/api/v1/retention/run", {}, (403, 403, 202, 403, 403, 401)),
+    ("get", "/api/v1/retention/jobs", None, ADMIN_ONLY_200),
+    ("get", "/api/v1/retention/jobs/{retention_job}", None, ADMIN_ONLY_200),
     ("get", "/api/v1/matters", None, LEGAL_ONLY_200),
     (
         "post",
@@ -86,6 +89,8 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
     ("post", "/api/v1/exports/{export}/cancel", None, (403, 202, 403, 403, 403, 401)),
     # Content-bearing: the lawyer has declared no purpose of access here.
     ("get", "/api/v1/exports/{export}/download", None, NOBODY),
+    # The one-time passphrase: the requester only, with a declared purpose (none here).
+    ("post", "/api/v1/exports/{export}/passphrase", None, NOBODY),
 ]
 # Answers that legitimately carry content to the role allowed to ask.
 CONTENT_BEARING = {"/api/v1/subjects/{subject}/access"}
@@ -110,13 +115,16 @@ def _setup(personas: dict[str, Any], archive: Any) -> dict[str, Any]:
     Participant.objects.filter(pk=alice.pk).update(subject=subject)
     matter = holds.create_matter(name="Matrix", reference="M-1", owner=lawyer, custodians=[subject.id])
     erasee = create_subject("Nobody in particular")
+    policy = retention.create_policy(name="Short", period_days=36_500)
     return {
         "conversation": archive.conversation.id,
         "subject": subject.id,
-        "policy": retention.create_policy(name="Short", period_days=36_500).id,
+        "policy": policy.id,
         "locked": retention.create_policy(name="SEC 17a-4", period_days=2190, locked=True).id,
         "matter": matter.id,
         "hold": holds.place_hold(matter, lawyer).id,
+        # for one policy: a run of all policies can still be queued
+        "retention_job": retention_jobs.queue_run(policy_id=policy.id, requested_by=admin, queue=False).id,
         "erasure": request_erasure(erasee.id, second_admin, two_person=True).id,
         "export": jobs.create_export(
             requested_by=lawyer,
@@ -229,14 +237,18 @@ def test_dry_run_counts_and_blocks_then_run_issues_a_certificate(personas, archi
     assert Message.objects.count() == 5
     RetentionPolicy.objects.filter(id=locked.id).update(locked=False, active=False)
     run = admin.post("/api/v1/retention/run", {}, format="json")
-    assert run.status_code == 201, run.content
-    body = run.json()
-    assert body["state"] == "done" and body["run_id"] and body["certificate_id"]
+    assert run.status_code == 202, run.content
+    queued = run.json()
+    assert queued["status"] == "queued" and queued["certificate_id"] is None
+    assert Message.objects.count() == 5  # the request deleted nothing: a worker does
+    event = api_events().order_by("-seq").first()
+    assert (event.action, event.target_id, event.status_code) == ("retention.run", queued["id"], 202)
+    run_retention_job(int(queued["id"]))  # what the django-q2 worker does
+    body = admin.get(f"/api/v1/retention/jobs/{queued['id']}").json()
+    assert body["status"] == "done" and body["run_id"] and body["certificate_id"]
+    assert body["counts"]["messages"] == body["counts"]["planned_delete"] == 5
     assert Certificate.objects.get(id=body["certificate_id"]).kind == "retention"
     assert Message.objects.count() == 0
-    event = api_events().order_by("-seq").first()
-    assert (event.action, event.target_id, event.status_code) == ("retention.run", body["run_id"], 201)
-    assert body["certificate_id"] in event.detail
 
 
 def test_a_hold_refuses_erasure_with_the_reason(personas, archive) -> None:
@@ -492,3 +504,82 @@ def test_bad_input_is_400_with_the_field(personas, archive, who, method, url, bo
     assert error["field"] == field, error
     assert api_events().count() == before + 1
     assert api_events().order_by("-seq").first().outcome == "invalid"
+
+
+def test_a_matter_scoped_by_a_saved_search_holds_what_it_finds(personas, archive) -> None:
+    admin, lawyer = personas["admin"].client, personas["lawyer"]
+    Source.objects.filter(id=archive.source.id).update(status=Source.Status.DONE)  # searchable
+    declare_purpose(lawyer)
+    saved = lawyer.client.post(
+        "/api/v1/saved-searches", {"name": "Lighthouse talk", "query": "lighthouse"}, format="json"
+    )
+    assert saved.status_code == 201, saved.content
+    matter = lawyer.client.post(
+        "/api/v1/matters",
+        {"name": "Lighthouse", "reference": "LH-1", "saved_search_id": saved.json()["id"]},
+        format="json",
+    )
+    assert matter.status_code == 201, matter.content
+    assert matter.json()["query"] == "lighthouse"  # copied in: editing the saved search changes nothing
+    assert lawyer.client.post(f"/api/v1/matters/{matter.json()['id']}/holds").status_code == 201
+    admin.post("/api/v1/retention/policies", {"name": "30 d", "period_days": 30}, format="json")
+    plan = admin.post("/api/v1/retention/dry-run", {}, format="json").json()
+    assert (plan["delete"], plan["blocked_by_hold"]) == (2, 3)  # three messages mention the lighthouse
+    # someone else's saved search, or a query as well: 400 naming the field
+    other = make_persona("lawyer2", Role.LEGAL)
+    declare_purpose(other)
+    for body in (
+        {"name": "x", "reference": "LH-2", "saved_search_id": saved.json()["id"]},
+        {"name": "x", "reference": "LH-3", "saved_search_id": saved.json()["id"], "query": "keeper"},
+    ):
+        client = other.client if body["reference"] == "LH-2" else lawyer.client
+        error = assert_error_shape(client.post("/api/v1/matters", body, format="json"), 400)
+        assert error["field"] == "saved_search_id", error
+
+
+def test_a_matter_owner_is_on_the_legal_team(personas) -> None:
+    from django.core.exceptions import ValidationError
+
+    with pytest.raises(ValidationError, match="legal team"):
+        holds.create_matter(name="x", reference="X-1", owner=personas["admin"].user)
+
+
+def test_after_erasure_no_path_reads_the_subject_back(personas, archive, tmp_path) -> None:
+    """Bob's words ("Quarterly numbers look fine to Mirabelle", "Fourth message ...") are gone
+    from the API (messages, conversation, search), from exports and from the audit trail of the
+    reads; Alice's still read."""
+    from tests.compliance.exports.helpers import all_text, produce
+
+    Source.objects.filter(id=archive.source.id).update(status=Source.Status.DONE)
+    admin, officer, lawyer = personas["admin"].client, personas["officer"], personas["lawyer"]
+    bob = Participant.objects.exclude(pk=_alice().pk).get()
+    subject = create_subject("Bob (DSAR 9)")
+    Participant.objects.filter(pk=bob.pk).update(subject=subject)
+    bob_ids = list(Message.objects.filter(sender_id=bob.pk).values_list("id", flat=True))
+    declare_purpose(officer)
+    assert officer.client.get("/api/v1/search", {"q": "mirabelle"}).json()["results"]  # before
+    req = admin.post(f"/api/v1/subjects/{subject.id}/erasure", {"two_person": False}, format="json").json()
+    assert admin.post(f"/api/v1/erasure-requests/{req['id']}/execute").status_code == 200
+    read = b""
+    for word in ("mirabelle", "quarterly", "fourth"):
+        found = officer.client.get("/api/v1/search", {"q": word})
+        assert found.status_code == 200 and found.json()["results"] == [], word
+    for mid in bob_ids:
+        response = officer.client.get(f"/api/v1/messages/{mid}")
+        assert response.status_code in (200, 404, 410), response.status_code
+        read += response.content
+    read += officer.client.get(f"/api/v1/conversations/{archive.conversation.id}/messages").content
+    read += officer.client.get("/api/v1/conversations").content
+    assert b"Zanzibarquokka meets at the lighthouse" in read  # Alice's
+    path, _ = produce(
+        tmp_path,
+        lawyer.user,
+        formats=["native", "csv", "html", "eml"],
+        conversation_ids=[archive.conversation.id],
+    )
+    produced = "\n".join(all_text(path).values())
+    assert "Zanzibarquokka" in produced
+    for needle in ("Mirabelle", "Quarterly", "Fourth message", "Bartholomew", "bquince"):
+        assert needle.encode() not in read, needle
+        assert needle not in produced, needle
+    assert not AuditEvent.objects.filter(detail__icontains="mirabelle").exists()

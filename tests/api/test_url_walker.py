@@ -137,7 +137,7 @@ def test_every_url_as_every_persona_is_checked_and_audited_once(personas, archiv
 
 
 def _compliance_ids(personas: Any, archive: Any) -> dict[str, int]:
-    from compliance import holds, retention
+    from compliance import holds, retention, retention_jobs
     from compliance.exports.jobs import create_export
     from compliance.subjects import create_subject, request_erasure
 
@@ -147,6 +147,7 @@ def _compliance_ids(personas: Any, archive: Any) -> dict[str, int]:
     )
     return {
         "api/v1/retention/policies/": retention.create_policy(name="walk", period_days=36_500).id,
+        "api/v1/retention/jobs/": retention_jobs.queue_run(requested_by=admin, queue=False).id,
         "api/v1/matters/": matter.id,
         "api/v1/holds/": holds.place_hold(matter, lawyer).id,
         "api/v1/erasure-requests/": request_erasure(create_subject("Walked erasure").id, admin).id,

@@ -9,6 +9,8 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import REVIEWING_ROLES, Capability
+from archive.search.query import QuerySyntaxError
+from archive.search.service import InvalidCursor
 from dmvault.api import services
 from dmvault.api.audit import AuditedAPIView
 from dmvault.api.pagination import decode_cursor, int_param, limit_param, page
@@ -124,15 +126,19 @@ class SearchView(AuditedAPIView):
             raise ValidationError({"q": ["The query is too long (at most 500 characters)."]})
         self.note.query = q
         cursor = decode_cursor(request.query_params.get("cursor"))
-        before = cursor.get("before") if cursor else None
-        if cursor is not None and not isinstance(before, int):
+        position = cursor.get("s") if cursor else None
+        if cursor is not None and not isinstance(position, str):
             raise ValidationError(
                 {"cursor": ["This cursor is invalid; use the 'next' value of a previous page."]}
             )
         try:
             viewer = Viewer(request.user, active_purpose(request))
-            items, last = services.search_page(q, limit_param(request), before, viewer=viewer)
-        except services.NoSearchableTerms as exc:
+            items, last = services.search_page(q, limit_param(request), position, viewer=viewer)
+        except QuerySyntaxError as exc:
             raise ValidationError({"q": [str(exc)]}) from None
+        except InvalidCursor:
+            raise ValidationError(
+                {"cursor": ["This cursor belongs to another query; use the 'next' value of a previous page."]}
+            ) from None
         self.note.result_count = len(items)
-        return Response(page(items, {"before": last} if last else None))
+        return Response(page(items, {"s": last} if last else None))

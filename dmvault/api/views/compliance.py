@@ -21,8 +21,9 @@ Refusals
     * Releasing a released hold: 409 ``already_released``.
 
 Subject access (``POST /api/v1/subjects/{id}/access``) is **content-bearing**: the answer is the
-subject access zip itself (``data.json``, ``transcript.html``, ``manifest.json``: the subject's
-own messages in clear, third parties pseudonymized and redacted). It needs ``subject_requests``
+subject access zip itself (``data.json``, ``transcript.html``, the files the subject sent under
+``attachments/``, ``manifest.json``: the subject's own messages in clear, third parties
+pseudonymized and redacted, their files listed without bytes). It needs ``subject_requests``
 and, like every content read, a declared purpose for reviewing roles; the request is audited
 (``subject.access``, the service's own event folded into it). The zip is built in memory, never written
 to disk in clear.
@@ -47,7 +48,7 @@ from rest_framework.response import Response
 from accounts.roles import Capability
 from archive.models import Conversation, DataSubject, Participant, Platform, Source
 from archive.search.query import QuerySyntaxError, parse
-from compliance import consent, holds, retention, subjects
+from compliance import consent, holds, retention, retention_jobs, subjects
 from compliance.engine_models import (
     ConsentConflict,
     ConsentRecord,
@@ -55,6 +56,7 @@ from compliance.engine_models import (
     Hold,
     LockViolation,
     Matter,
+    RetentionJob,
     RetentionPolicy,
 )
 from dmvault.api.audit import AuditedAPIView
@@ -325,39 +327,76 @@ class RetentionDryRunView(AuditedAPIView):
         return Response(summary)
 
 
+def retention_job_dict(job: RetentionJob) -> dict[str, Any]:
+    return {
+        "id": str(job.id),
+        "status": job.status,
+        "policy_id": _id(job.policy_id),
+        "requested_by": _username(job.requested_by),
+        "created_at": _iso(job.created_at),
+        "started_at": _iso(job.started_at),
+        "finished_at": _iso(job.finished_at),
+        "run_id": _id(job.run_id),
+        "counts": job.counts or {},
+        "certificate_id": _id(job.certificate_id),
+        "error": job.error,
+    }
+
+
 class RetentionRunView(AuditedAPIView):
-    """Enforce retention now (administrators), synchronously; an unfinished earlier run is
-    continued. Answers the run id, its counts and the signed deletion certificate's id."""
+    """Enforce retention (administrators): queues a django-q2 job and answers 202 with it at once;
+    follow it at ``/retention/jobs/{id}`` (queued, running, done or failed, with the run's counts
+    and the signed deletion certificate's id). An unfinished earlier run is continued by it. 409
+    ``retention_busy`` while a job for the same policy filter is queued or running."""
 
     capability = Capability.MANAGE_POLICIES
     audit_action = "retention.run"
-    audit_target_type = "retention_run"
+    audit_target_type = "retention_job"
 
-    @extend_schema(request=RetentionRunSerializer, responses={201: OpenApiTypes.OBJECT})
+    @extend_schema(request=RetentionRunSerializer, responses={202: OpenApiTypes.OBJECT})
     def post(self, request: Request) -> Response:
         data = RetentionRunSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         policy_id = _policy_filter(data.validated_data.get("policy_id"))
-        result = retention.run(policy_id=policy_id, actor=request.user)
-        run = result.run
-        assert run is not None
-        self.note.target_id = str(run.id)
-        self.note.result_count = len(result.plan.delete_ids) + len(result.plan.redact_ids)
-        self.note.detail = f"certificate {result.certificate.id}" if result.certificate else run.state
-        return Response(
-            {
-                "run_id": str(run.id),
-                "state": run.state,
-                "resumed": result.resumed,
-                "as_of": _iso(run.as_of),
-                "policy_id": _id(run.policy_id),
-                "counts": result.counts,
-                "blocked_by_hold": result.plan.blocked_by_hold,
-                "blocked_by_lock": result.plan.blocked_by_lock,
-                "certificate_id": str(result.certificate.id) if result.certificate else None,
-            },
-            status=201,
-        )
+        try:
+            job = retention_jobs.queue_run(policy_id=policy_id, requested_by=request.user)
+        except retention_jobs.RetentionBusy as exc:
+            self.note.target_id = str(exc.job.id)
+            return error_response(
+                409,
+                "retention_busy",
+                f"Retention job {exc.job.id} is already {exc.job.status}; follow it instead.",
+            )
+        self.note.target_id = str(job.id)
+        self.note.detail = "queued"
+        return Response(retention_job_dict(job), status=202)
+
+
+class RetentionJobListView(AuditedAPIView):
+    """The latest retention jobs (50), newest first."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.job.list"
+    audit_target_type = "retention_job"
+
+    def get(self, request: Request) -> Response:
+        items = [retention_job_dict(j) for j in RetentionJob.objects.select_related("requested_by")[:50]]
+        self.note.result_count = len(items)
+        return Response({"results": items, "next": None})
+
+
+class RetentionJobDetailView(AuditedAPIView):
+    """One retention job: its status, counts, run and certificate."""
+
+    capability = Capability.MANAGE_POLICIES
+    audit_action = "retention.job.read"
+    audit_target_type = "retention_job"
+
+    def get(self, request: Request, pk: int) -> Response:
+        job = RetentionJob.objects.select_related("requested_by").filter(pk=_pk(pk)).first()
+        if job is None:
+            raise NotFound()
+        return Response(retention_job_dict(job))
 
 
 # --- matters and holds ---------------------------------------------------------------------------------
@@ -419,6 +458,11 @@ class MatterSerializer(serializers.Serializer):
     conversations = _ids_field(required=False)
     date_ranges = MatterDateRangeSerializer(many=True, required=False)
     query = serializers.CharField(max_length=2000, required=False, allow_blank=True, trim_whitespace=False)
+    saved_search_id = _id_field(
+        required=False,
+        allow_null=True,
+        help_text="one of your saved searches: its query is copied into the matter (instead of query)",
+    )
 
     def validate_reference(self, value: str) -> str:
         if Matter.objects.filter(reference=value).exists():
@@ -479,6 +523,7 @@ class MatterListView(AuditedAPIView):
                     conversations=v.get("conversations", []),
                     date_ranges=[(r.get("start"), r.get("end")) for r in v.get("date_ranges", [])],
                     query=v.get("query", ""),
+                    saved_search_id=v.get("saved_search_id"),
                 )
         except IntegrityError:  # the reference was taken meanwhile
             raise ValidationError({"reference": ["A matter with this reference already exists."]}) from None
@@ -629,7 +674,7 @@ class SubjectConsentView(AuditedAPIView):
 
 class SubjectAccessView(AuditedAPIView):
     """**Content-bearing.** The subject access package (GDPR Art. 15/20) as a zip download:
-    ``data.json``, ``transcript.html`` and ``manifest.json``. Holds the subject's own messages in
+    ``data.json``, ``transcript.html``, the subject's own attachments and ``manifest.json``. Holds the subject's own messages in
     clear; other participants are pseudonymized and their personal data redacted. Needs
     ``subject_requests`` (and a declared purpose for reviewing roles); audited."""
 
@@ -642,7 +687,7 @@ class SubjectAccessView(AuditedAPIView):
     def post(self, request: Request, pk: int) -> FileResponse:
         subject = _subject(pk)
         buffer = io.BytesIO()
-        manifest = subjects.subject_access_package(subject.id, buffer, requested_by=request.user)  # type: ignore[arg-type]
+        manifest = subjects.subject_access_package(subject.id, buffer, requested_by=request.user)
         buffer.seek(0)
         self.note.detail = f"access package: {len(manifest)} files"
         response = FileResponse(

@@ -11,6 +11,14 @@ progress, ``POST .../cancel`` asks a pending or running job to stop, and ``GET .
 streams the finished production zip (``compliance.exports.jobs.open_result``, decrypted as it is
 read). The download is **content-bearing**: it needs a declared purpose of access for reviewing
 roles, and its request is audited (``export.download``) before the first byte leaves.
+
+An export made with ``encrypt_zip`` is an AES-256 zip whose random passphrase is delivered
+separately: ``POST /api/v1/exports/{id}/passphrase`` returns it **once** to the requester (the
+``export_passphrase`` capability, a declared purpose of access for reviewing roles); it is then
+wiped, so later calls answer 410 ``already_revealed`` and a lost passphrase means running the
+export again. Each call is audited (``export.passphrase``; the passphrase itself never is).
+``passphrase`` in the job says ``not_encrypted``, ``not_ready``, ``available`` or
+``already_revealed``.
 """
 
 from __future__ import annotations
@@ -59,6 +67,7 @@ def job_dict(job: ExportJob) -> dict[str, Any]:
         "bates_prefix": job.bates_prefix,
         "bates_start": job.bates_start,
         "encrypt_zip": job.encrypt_zip,
+        "passphrase": jobs.passphrase_state(job),
         "counts": job.counts or {},
         "error": job.error,
         "result_size": job.result_size,
@@ -282,5 +291,32 @@ class ExportDownloadView(AuditedAPIView):
         )
         if job.result_sha256:
             response["X-Content-SHA256"] = job.result_sha256
+        response["Cache-Control"] = "no-store"
+        return response
+
+
+class ExportPassphraseView(AuditedAPIView):
+    """**Once.** The passphrase of the requester's finished AES-encrypted production; it is wiped
+    as it is returned (410 ``already_revealed`` afterwards; 409 ``not_ready`` or
+    ``not_encrypted``). Hand it to the recipient through another channel than the zip. Needs
+    a declared purpose of access (reviewing roles); audited as ``export.passphrase``."""
+
+    capability = Capability.EXPORT_PASSPHRASE
+    requires_purpose = True
+    audit_action = "export.passphrase"
+    audit_target_type = "export"
+
+    @extend_schema(request=None, responses={200: OpenApiTypes.OBJECT})
+    def post(self, request: Request, pk: int) -> Response:
+        job = _own_job(request, pk)
+        try:
+            passphrase = jobs.reveal_passphrase(job)
+        except jobs.PassphraseUnavailable as exc:
+            self.note.detail = exc.reason
+            status = 410 if exc.reason == "already_revealed" else 409
+            return error_response(status, exc.reason, str(exc))
+        self.note.result_count = 1
+        self.note.detail = "revealed"
+        response = Response({"id": str(job.id), "passphrase": passphrase, "revealed": True})
         response["Cache-Control"] = "no-store"
         return response

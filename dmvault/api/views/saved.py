@@ -3,6 +3,8 @@
 Saved searches belong to their owner: another user's id is 404, never 403. Running one goes
 through ``archive.search.service.run_saved_search`` and reads content, so it needs the search
 capability and, for reviewing roles, a declared purpose; the query is sealed in the audit event.
+The results pass through the runner's redaction view policy (``search_service.search_for``),
+exactly as a plain search does; highlights never cover a redacted value.
 """
 
 from __future__ import annotations
@@ -22,7 +24,8 @@ from archive.search import service as search_service
 from archive.search.query import QuerySyntaxError, parse, zone
 from dmvault.api.audit import AuditedAPIView
 from dmvault.api.pagination import int_param
-from dmvault.api.services import _iso, message_dict
+from dmvault.api.purpose import active_purpose
+from dmvault.api.services import Viewer, _iso, message_dict
 
 
 def saved_dict(saved: search_service.SavedSearchView) -> dict[str, Any]:
@@ -134,6 +137,7 @@ class SavedSearchRunView(AuditedAPIView):
         try:
             result = search_service.run_saved_search(
                 saved,
+                viewer=Viewer(request.user, active_purpose(request)),
                 scope=search_service.SearchScope.everything(),
                 limit=limit,
                 cursor=cursor,

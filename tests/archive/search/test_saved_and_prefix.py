@@ -10,7 +10,7 @@ from django.db import connection
 
 from archive import index
 from archive.importers.base import ConversationKind, ParsedConversation, ParsedMessage, ParsedParticipant
-from archive.models import SavedSearch, Source
+from archive.models import Message, SavedSearch, Source
 from archive.search.query import QuerySyntaxError
 from archive.search.service import (
     SearchScope,
@@ -23,6 +23,7 @@ from archive.search.service import (
     update_saved_search,
 )
 from archive.writer import ArchiveWriter
+from compliance.redaction_service import Viewer
 
 from .conftest import Archive
 
@@ -54,7 +55,7 @@ def test_saved_searches_are_sealed_listed_and_rerun(archive: Archive, users) -> 
     create_saved_search(officer, "hotel", "hotel")
     assert [s.name for s in list_saved_searches(officer)] == ["hotel", "Bartholomew's invoices"]
     assert list_saved_searches(lawyer) == []
-    result = run_saved_search(saved, scope=SearchScope.everything())
+    result = run_saved_search(saved, viewer=Viewer(officer), scope=SearchScope.everything())
     assert {h.message.text for h in result.items} == {
         "The invoice was paid yesterday",
         "Paid, invoice number seven",
@@ -69,8 +70,8 @@ def test_shared_searches_run_in_the_runners_scope(archive: Archive, users) -> No
     opened = get_saved_search(share_token=saved.share_token)
     assert opened.query == "invoice"
     lawyer_scope = SearchScope.of(conversations=[archive.c_slack.id])
-    assert run_saved_search(opened, scope=lawyer_scope).count == 1
-    assert run_saved_search(opened, scope=SearchScope.everything()).count == 4
+    assert run_saved_search(opened, viewer=Viewer(lawyer), scope=lawyer_scope).count == 1
+    assert run_saved_search(opened, viewer=Viewer(lawyer), scope=SearchScope.everything()).count == 4
     unshared = update_saved_search(saved.id, officer, shared=False)
     assert unshared.share_token is None
     with pytest.raises(SavedSearch.DoesNotExist):
@@ -148,8 +149,6 @@ def test_without_the_setting_no_prefix_postings_are_written(settings) -> None:
     assert plain == 9  # compliance review complimentary coffee complete budget budgeting ahead combo
     with pytest.raises(QuerySyntaxError, match="not enabled"):
         search("compl*", scope=SearchScope.everything())
-    assert index.prefix_terms({"compliance"}) == set()
-    settings.DMVAULT_INDEX_PREFIXES = True
     assert index.prefix_terms({"compliance", "ab", "東京"}) == {
         "com",
         "comp",
@@ -173,3 +172,58 @@ def test_message_tokens_cover_prefix_postings_for_removal(settings) -> None:
         stored = {row[0] for row in cur.fetchall()}
     # 2 words, com..complian, rev..review, and the pair "compliance review"
     assert wanted <= stored and len(wanted) == 2 + 6 + 4 + 1
+
+
+def _month_archive(month: int, texts: list[str]) -> None:
+    year, mon = divmod(month, 100)
+    source = Source.objects.create(
+        platform="slack", original_sha256=f"{month}".ljust(64, "0"), original_size=1
+    )
+    when = datetime(year, mon, 3, tzinfo=UTC)
+    conv = ParsedConversation(
+        "slack",
+        f"c{month}",
+        ConversationKind.GROUP,
+        "p",
+        [ParsedParticipant("u1")],
+        [
+            ParsedMessage(when.replace(minute=i), str(i), "u1", t, platform_message_id=f"{month}-{i}")
+            for i, t in enumerate(texts)
+        ],
+    )
+    ArchiveWriter(source).write([conv])
+    Source.objects.filter(id=source.id).update(status="done")
+
+
+def test_a_month_keeps_the_prefix_setting_it_was_created_with(settings) -> None:
+    settings.DMVAULT_INDEX_PREFIXES = False
+    _month_archive(202503, ["compliance in march"])
+    settings.DMVAULT_INDEX_PREFIXES = True
+    _month_archive(202504, ["compliance in april"])
+    assert index.partition_flags([202503, 202504]) == {202503: (True, False), 202504: (True, True)}
+
+    # A word* search finds the April message and says that March could not be searched.
+    result = search("compl*", scope=SearchScope.everything())
+    assert [h.message.text for h in result.items] == ["compliance in april"]
+    assert result.months_without_prefixes == 1
+    # A plain word search covers both months and has nothing to report.
+    plain = search("compliance", scope=SearchScope.everything())
+    assert plain.count == 2 and plain.months_without_prefixes == 0
+
+
+def test_removal_takes_prefix_postings_after_the_setting_is_turned_off(settings) -> None:
+    """Removal follows the month's own flag: a month built with prefix tokens loses them with its
+    messages even when the setting has been turned off since."""
+    from compliance.purge import remove_postings
+
+    settings.DMVAULT_INDEX_PREFIXES = True
+    _prefix_archive()
+    settings.DMVAULT_INDEX_PREFIXES = False
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {index.table(202505)}")
+        before = cur.fetchone()[0]
+    removed = remove_postings(list(Message.objects.values_list("id", flat=True)))
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT count(*) FROM {index.table(202505)}")
+        assert cur.fetchone()[0] == 0
+    assert removed == before > 9  # more than the 9 word postings: the prefixes and pairs went too

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import re
 import zipfile
 from datetime import UTC, datetime
 
@@ -13,6 +15,7 @@ from django.db import connection
 from engine_world import ALICE_TEXT, BOB_SECRET, CAROL_TEXT, msg, whatsapp_conversation
 
 from archive import index
+from archive.importers.base import ParsedAttachment
 from archive.models import DataKey, DataSubject, Message, Participant
 from archive.reading import open_messages
 from archive.search.engine import find_ids
@@ -124,7 +127,7 @@ def test_subject_access_package_protects_third_parties(world, tmp_path) -> None:
     manifest = subject_access_package(world.alice.id, out)
     with zipfile.ZipFile(out) as zf:
         names = set(zf.namelist())
-        assert names == {"data.json", "transcript.html", "manifest.json"}
+        assert names == {"data.json", "transcript.html", "manifest.json"}  # Alice sent no files
         for name, digest in manifest.items():
             assert hashlib.sha256(zf.read(name)).hexdigest() == digest
         data = json.loads(zf.read("data.json"))
@@ -267,3 +270,126 @@ def test_the_bench_command_runs_small(world, capsys) -> None:
     out = json.loads(capsys.readouterr().out)
     assert out["messages_deleted"] == out["planned"] >= 280
     assert out["messages_deleted_per_s"] > 0
+
+
+# --- subject access: attachments ------------------------------------------------------------------------
+
+
+def _with_attachments(world) -> None:
+    """Alice sends a contract naming Bob; Bob sends a scan named after himself."""
+    extra = [
+        msg(
+            datetime(2025, 3, 2, 9, tzinfo=UTC),
+            "alice-id",
+            "The contract, signed",
+            "w20",
+            attachments=[
+                ParsedAttachment(
+                    "contract-Bartholomew.pdf", "application/pdf", open=lambda: io.BytesIO(ALICE_PDF)
+                )
+            ],
+        ),
+        msg(
+            datetime(2025, 3, 2, 10, tzinfo=UTC),
+            "bob-id",
+            "My scan",
+            "w21",
+            attachments=[
+                ParsedAttachment("Bartholomew-passport.png", "image/png", open=lambda: io.BytesIO(BOB_PNG))
+            ],
+        ),
+    ]
+    ArchiveWriter(world.source).write([whatsapp_conversation(extra)])
+
+
+ALICE_PDF = b"%PDF-1.7 Alicia's signed contract body"
+BOB_PNG = b"\x89PNG Bartholomew passport scan bytes"
+
+
+def _package(subject_id: int, path) -> tuple[dict, dict[str, bytes], dict[str, str]]:
+    manifest = subject_access_package(subject_id, path)
+    with zipfile.ZipFile(path) as zf:
+        members = {n: zf.read(n) for n in zf.namelist()}
+    return json.loads(members["data.json"]), members, manifest
+
+
+def test_subject_access_includes_the_subjects_own_attachments_hashed(world, tmp_path) -> None:
+    from django.core.files.storage import storages
+
+    from archive.models import Blob
+
+    _with_attachments(world)
+    # at rest the files are sealed: the package's bytes come out of the vault
+    for blob in Blob.objects.all():
+        with storages["blobs"].open(blob.storage_name, "rb") as fh:
+            stored = fh.read()
+        assert ALICE_PDF not in stored and BOB_PNG not in stored and b"BOBJPEGBYTES" not in stored
+    data, members, manifest = _package(world.alice.id, tmp_path / "alice.zip")
+    own = [
+        a
+        for c in data["conversations"]
+        for m in c["messages"]
+        if m["from"] == "you"
+        for a in m["attachments"]
+    ]
+    [contract] = own
+    assert re.fullmatch(r"contract-Participant \d\.pdf", contract["name"])  # Bob's name, pseudonymized
+    assert contract["file"].startswith("attachments/") and members[contract["file"]] == ALICE_PDF
+    assert contract["sha256"] == manifest[contract["file"]] == hashlib.sha256(ALICE_PDF).hexdigest()
+    for name, digest in manifest.items():
+        assert hashlib.sha256(members[name]).hexdigest() == digest
+    assert set(members) == {"data.json", "transcript.html", "manifest.json", contract["file"]}
+    theirs = [
+        a
+        for c in data["conversations"]
+        for m in c["messages"]
+        if m["from"] != "you"
+        for a in m["attachments"]
+    ]
+    assert len(theirs) == 2 and all(a["included"] is False and "file" not in a for a in theirs)
+    assert sorted(re.sub(r"\d", "N", a["name"]) for a in theirs) == [
+        "Participant N-passport.png",
+        "secret.jpg",
+    ]
+    everything = b"".join(members.values())
+    for third_party in (BOB_PNG, b"BOBJPEGBYTES", b"Bartholomew", b"bquince"):
+        assert third_party not in everything, third_party
+    assert contract["file"].encode() in members["transcript.html"]
+
+
+def test_subject_access_gives_bob_his_files_and_not_alices(world, tmp_path) -> None:
+    _with_attachments(world)
+    data, members, manifest = _package(world.bob.id, tmp_path / "bob.zip")
+    files = sorted(n for n in members if n.startswith("attachments/"))
+    assert sorted(members[n] for n in files) == sorted([b"BOBJPEGBYTES", BOB_PNG])
+    assert all(n in manifest for n in files)
+    assert ALICE_PDF not in b"".join(members.values())
+    theirs = [
+        a
+        for c in data["conversations"]
+        for m in c["messages"]
+        if m["from"] != "you"
+        for a in m["attachments"]
+    ]
+    assert [a["included"] for a in theirs] == [False]
+    # after erasure nothing of his files remains to put in a package
+    assert erase_subject(world.bob.id, world.admin).done
+    _, after, _ = _package(world.bob.id, tmp_path / "bob-after.zip")
+    assert not [n for n in after if n.startswith("attachments/")]
+    assert BOB_PNG not in b"".join(after.values()) and b"BOBJPEGBYTES" not in b"".join(after.values())
+
+
+def test_the_review_ui_downloads_the_same_zip(world) -> None:
+    from django.test import Client
+
+    _with_attachments(world)
+    client = Client(REMOTE_ADDR="10.0.0.9")
+    assert client.post("/login/", {"username": "admin1", "password": "x" * 20}).status_code == 302
+    response = client.get(f"/subjects/{world.alice.id}/access.zip")
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(response.content)) as zf:
+        files = [n for n in zf.namelist() if n.startswith("attachments/")]
+        assert [zf.read(n) for n in files] == [ALICE_PDF]
+    lawyer = Client(REMOTE_ADDR="10.0.0.9")
+    lawyer.post("/login/", {"username": "lawyer", "password": "x" * 20})
+    assert lawyer.get(f"/subjects/{world.alice.id}/access.zip").status_code == 403

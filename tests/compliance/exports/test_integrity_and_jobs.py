@@ -237,3 +237,27 @@ def test_an_export_without_scope_is_refused(user: Any, db: Any) -> None:
     assert jobs.run_job(job.id).status == "failed"
     with pytest.raises(ValueError):
         jobs.create_export(requested_by=user, purpose="  ", conversation_ids=[1], queue=False)
+
+
+def test_scope_by_saved_search_alone_and_with_a_query(
+    user: Any, archive_data: dict[str, Any], tmp_path: Path
+) -> None:
+    from archive.search.service import create_saved_search
+
+    # A saved search with a filter: combined with a query it used to be glued into
+    # "(query) (saved)", which the query language refuses (no filters inside parentheses).
+    saved = create_saved_search(user, "Carolina's lines", "from:cwhit")
+    path, _ = produce(tmp_path, user, saved_search_id=saved.id, formats=["csv"])
+    with zipfile.ZipFile(path) as zf:
+        rows = zf.read("csv/messages.csv").decode("utf-8-sig").strip().splitlines()
+        manifest = json.loads(zf.read("manifest.json"))
+    assert len(rows) == 1 + 20 and manifest["scope"]["saved_search_id"] == str(saved.id)
+    assert all("Carolina Whitcombe" in row for row in rows[1:])
+
+    both, _ = produce(
+        tmp_path, user, name="both.zip", saved_search_id=saved.id, query='lorem -"line 3"', formats=["csv"]
+    )
+    with zipfile.ZipFile(both) as zf:
+        rows = zf.read("csv/messages.csv").decode("utf-8-sig").strip().splitlines()
+    assert len(rows) == 1 + 19  # Carolina's 20 lines but "group line 3 ..."
+    assert not any("group line 3 lorem" in row for row in rows)

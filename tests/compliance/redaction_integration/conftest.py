@@ -61,6 +61,9 @@ def world(db: Any) -> World:
         ]
     )
 
+    source.status = Source.Status.DONE  # a finished import: search only shows those
+    source.save(update_fields=["status"])
+
     def ids(thread: str) -> list[int]:
         qs = Message.objects.filter(raw_timestamp__in=_stamps(thread)).order_by("id")
         return list(qs.values_list("id", flat=True))
