@@ -60,7 +60,7 @@ class AuditEvent(models.Model):
     detail = models.CharField(max_length=200, blank=True)  # a reason code, never content
     # The service events folded into a request's one event (compliance.audit.record_request):
     # compact JSON, a list of {action, outcome, target, count, detail, actor}; NULL when none.
-    service_events = models.TextField(null=True)  # noqa: DJ001 (NULL: added in place, see 0006)
+    service_events = models.TextField(null=True)  # noqa: DJ001 (NULL: added in place, see 0007)
     leaf_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64)
 

@@ -96,6 +96,9 @@ class RequestScope:
 
     folded: list[dict[str, Any]] = field(default_factory=list)
     more: int = 0  # folded events beyond MAX_FOLDED, counted only
+    # Set once the request's event has taken the folded events: whatever is recorded after it
+    # (an on-commit callback, a job run in-process) is written on its own, never dropped.
+    closed: bool = False
 
     def fold(self, event: Event) -> None:
         if len(self.folded) >= MAX_FOLDED:
@@ -121,6 +124,7 @@ class RequestScope:
         """The folded events as the stored JSON text (None when there were none), emptied.
         An entry names its actor only when it is not the request's own."""
         if not self.folded and not self.more:
+            self.closed = True
             return None
         entries = [
             {k: v for k, v in e.items() if not (k == "actor" and v == request_actor)} for e in self.folded
@@ -128,6 +132,7 @@ class RequestScope:
         if self.more:
             entries.append({"action": "more", "count": self.more})
         self.discard()
+        self.closed = True
         return json.dumps(entries, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
 
 
@@ -152,7 +157,7 @@ def record(event: Event) -> Any:
     Raises ``AuditWriteError`` on any failure, so the caller can fail closed.
     """
     scope = _SCOPE.get()
-    if scope is not None:
+    if scope is not None and not scope.closed:
         scope.fold(event)
         return None
     return _append(event, None)
@@ -162,7 +167,7 @@ def record_request(event: Event) -> Any:
     """Append a request's one event, carrying the service events folded during the request, and
     return the stored ``AuditEvent``. Raises ``AuditWriteError`` on any failure."""
     scope = _SCOPE.get()
-    folded = scope.take(event.actor_name) if scope is not None else None
+    folded = scope.take(event.actor_name) if scope is not None and not scope.closed else None
     return _append(event, folded)
 
 

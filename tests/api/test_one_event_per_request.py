@@ -22,6 +22,7 @@ from compliance.audit import Event, record, record_request, request_scope, verif
 from compliance.engine_models import ConsentRecord, ErasureRequest, Hold, RetentionRun
 from compliance.models import AuditEvent
 from compliance.subjects import create_subject
+from compliance.tasks import run_retention_job
 from tests.api.conftest import PASSWORD, assert_error_shape, assert_no_content
 from tests.compliance.audit.helpers import as_attacker
 
@@ -101,20 +102,39 @@ def test_a_retention_dry_run_writes_one_event_and_changes_nothing(personas, arch
     assert not RetentionRun.objects.exists()
 
 
-def test_a_retention_run_writes_one_event_that_names_the_run_and_its_count(personas, archive) -> None:
+def test_a_retention_run_request_writes_one_event_and_its_job_writes_its_own(
+    personas, archive, django_capture_on_commit_callbacks
+) -> None:
     admin = personas["admin"]
     retention.create_policy(name="One day", period_days=1)
     before = last_seq()
-    response = admin.client.post("/api/v1/retention/run", {}, format="json")
-    assert response.status_code == 201, response.content
+    with django_capture_on_commit_callbacks(execute=False) as queued:
+        response = admin.client.post("/api/v1/retention/run", {}, format="json")
+    assert response.status_code == 202, response.content
     event = the_one_event(before, response)
-    assert event.action == "retention.run"
-    assert folded_actions(event) == ["retention.run.start", "retention.run"]
-    finished = event.service_event_list[1]
-    assert finished["count"] == len(archive.message_ids)
-    assert finished["target"] == f"retention:{response.json()['run_id']}"
+    assert (event.action, event.target_id) == ("retention.run", response.json()["id"])
+    assert event.service_events is None  # the request only queues the job
+    assert len(queued) == 1
+    # The worker (no request) runs the job: the run's own events, no request id.
+    before = last_seq()
+    run_retention_job(int(response.json()["id"]))
+    events = list(AuditEvent.objects.filter(seq__gt=before).order_by("seq"))
+    assert [(e.action, e.actor_id, e.request_id) for e in events] == [
+        ("retention.run.start", admin.user.pk, ""),
+        ("retention.run", admin.user.pk, ""),
+    ]
+    assert events[-1].result_count == len(archive.message_ids)
     assert Message.objects.count() == 0
     assert verify().ok
+
+
+def test_events_recorded_after_the_request_event_are_written_on_their_own() -> None:
+    # e.g. an on-commit callback or a job run in-process once the request's event is written
+    with request_scope():
+        record_request(Event(action="retention.run", outcome="allowed", request_id="r3"))
+        late = record(Event(action="retention.run.start", outcome="allowed"))
+    assert late is not None and late.request_id == "" and late.action == "retention.run.start"
+    assert AuditEvent.objects.count() == 2
 
 
 def test_requesting_and_executing_an_erasure_write_one_event_each(personas, archive) -> None:

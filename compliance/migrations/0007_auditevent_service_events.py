@@ -26,7 +26,7 @@ def drop_column(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("compliance", "0005_redaction")]
+    dependencies = [("compliance", "0006_erasure_tombstones_retention_jobs")]
 
     operations = [
         migrations.AddField(
