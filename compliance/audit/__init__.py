@@ -1,6 +1,7 @@
 """The tamper-evident audit log.
 
-``record(...)`` is the only writer of ``AuditEvent`` rows. Each append runs in one transaction
+This module is the only writer of ``AuditEvent`` rows (``record`` and ``record_request``, both
+through ``_append``). Each append runs in one transaction
 that locks the one-row chain head (``SELECT … FOR UPDATE`` on PostgreSQL; SQLite's IMMEDIATE
 transactions already serialize writers), computes the event's leaf and chain hash, inserts the
 event and moves the head, so concurrent requests can never fork the chain.
@@ -18,7 +19,9 @@ management command, a django-q2 job or a schedule (no scope open) writes its own
 If the request's event cannot be written the request fails closed (503), and for unsafe methods
 the service's writes are rolled back with it, so a folded domain event is never lost while its
 effect persists. When a request's writes are rolled back, its dispatcher discards the folded
-events (``RequestScope.discard``): what they described did not happen.
+events (``RequestScope.discard``): what they described did not happen. Once the request's event
+is written the scope is closed: anything recorded later in the same request (an on-commit
+callback, a job run in-process) is written on its own rather than lost.
 """
 
 from __future__ import annotations
