@@ -12,6 +12,8 @@ Rows are written only by ``compliance.audit.record`` (events) and
 
 from __future__ import annotations
 
+import json
+
 from django.conf import settings
 from django.db import models
 from django.utils import timezone
@@ -56,6 +58,9 @@ class AuditEvent(models.Model):
     outcome = models.CharField(max_length=16, choices=Outcome.choices)
     status_code = models.IntegerField(null=True)
     detail = models.CharField(max_length=200, blank=True)  # a reason code, never content
+    # The service events folded into a request's one event (compliance.audit.record_request):
+    # compact JSON, a list of {action, outcome, target, count, detail, actor}; NULL when none.
+    service_events = models.TextField(null=True)  # noqa: DJ001 (NULL: added in place, see 0007)
     leaf_hash = models.CharField(max_length=64)
     chain_hash = models.CharField(max_length=64)
 
@@ -66,6 +71,20 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"audit #{self.seq} {self.action} {self.outcome}"
+
+    @property
+    def service_event_list(self) -> list[dict[str, object]]:
+        """The folded service events, parsed (empty when none)."""
+        if not self.service_events:
+            return []
+        value = json.loads(self.service_events)
+        return value if isinstance(value, list) else []
+
+    @staticmethod
+    def action_q(action: str) -> models.Q:
+        """Events whose action is ``action`` or that carry it among their folded service events."""
+        needle = json.dumps({"action": action}, separators=(",", ":"), ensure_ascii=False)[1:-1]
+        return models.Q(action=action) | models.Q(service_events__contains=needle)
 
 
 class AuditChainHead(models.Model):

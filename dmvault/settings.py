@@ -57,7 +57,7 @@ ALLOWED_HOSTS = env_list(
 CSRF_TRUSTED_ORIGINS = env_list("DJANGO_CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
+    "dmvault.ops.admin_site.AuditedAdminConfig",  # django.contrib.admin, admin role only
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -83,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "dmvault.ops.admin_audit.AdminAuditMiddleware",  # one audit event per /admin/ and /oidc/ request
 ]
 
 ROOT_URLCONF = "dmvault.urls"

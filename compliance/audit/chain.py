@@ -9,6 +9,10 @@ Canonical JSON: sorted keys, compact separators, UTF-8, no floats; 64-bit ids as
 bytes as base64, times as fixed-precision UTC strings, and a ``"v"`` schema version.
 The query ciphertext is hashed as stored, so shredding the audit key later does not break
 verification.
+
+Fields added after v1 (``OPTIONAL_FIELDS``: ``service_events``, the service events folded into a
+request's event) are hashed only when set, so the leaves of events written before they existed
+are unchanged; a set value is covered like any other field (removing or editing it is caught).
 """
 
 from __future__ import annotations
@@ -51,6 +55,8 @@ HASHED_FIELDS = (
     "status_code",
     "detail",
 )
+# Hashed only when set (not None, not empty): see the module docstring.
+OPTIONAL_FIELDS = ("service_events",)
 _BIG_INTS = {"seq", "event_id", "actor_id", "credential_id", "query_dek_id", "purpose_id"}
 
 
@@ -74,6 +80,9 @@ def _value(name: str, value: Any) -> Any:
 
 def canonical(fields: Mapping[str, Any]) -> bytes:
     doc = {name: _value(name, fields.get(name)) for name in HASHED_FIELDS}
+    for name in OPTIONAL_FIELDS:
+        if fields.get(name):
+            doc[name] = _value(name, fields[name])
     doc["v"] = SCHEMA_VERSION
     return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
@@ -110,7 +119,7 @@ def iter_events(batch: int = 5000) -> Iterator[dict[str, Any]]:
     from compliance.models import AuditEvent
 
     last = 0
-    columns = [*HASHED_FIELDS, "leaf_hash", "chain_hash"]
+    columns = [*HASHED_FIELDS, *OPTIONAL_FIELDS, "leaf_hash", "chain_hash"]
     while True:
         rows = list(AuditEvent.objects.filter(seq__gt=last).order_by("seq").values(*columns)[:batch])
         if not rows:

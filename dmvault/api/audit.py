@@ -1,7 +1,9 @@
 """``AuditedAPIView``: the base of every API view.
 
 Each request writes exactly one audit event **before** its response is released: allowed,
-refused (401/403/404/405/429), invalid (400) and failed (500) requests alike. If the event
+refused (401/403/404/405/429), invalid (400) and failed (500) requests alike. Events the services
+record during the request (``hold.place``, ``subject.erase`` ...) are folded into it
+(``compliance.audit.request_scope``; its ``service_events``), not written on their own. If the event
 cannot be written the client gets 503 and nothing else (fail closed); for unsafe methods the
 view's own writes are rolled back with it, so an unaudited change never persists.
 
@@ -26,7 +28,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.views import APIView
 
 from accounts.models import ApiToken
-from compliance.audit import AuditWriteError, Event, record
+from compliance.audit import AuditWriteError, Event, record_request, request_scope
 from compliance.models import Outcome
 from dmvault.api.errors import error_response
 
@@ -91,25 +93,28 @@ class AuditedAPIView(APIView):
         self.note = Note(target_id=str(kwargs.get("pk", "")) if kwargs.get("pk") is not None else "")
         self.request_id = uuid.uuid4().hex
         unsafe = request.method not in SAFE_METHODS
-        try:
-            with transaction.atomic() if unsafe else nullcontext():
-                response = super().dispatch(request, *args, **kwargs)
-                if unsafe and transaction.get_connection().needs_rollback:
-                    raise _BrokenTransaction
-                event = self._write_event(response)
-        except _BrokenTransaction:
-            # The view left the transaction unusable: its writes are gone; record a 500.
-            response = self.finalize_response(
-                self.request,
-                error_response(500, "internal_error", "An internal error occurred; it has been logged."),
-            )
+        # The services' own events (hold.place, subject.erase ...) are folded into this one.
+        with request_scope() as scope:
             try:
-                event = self._write_event(response)
+                with transaction.atomic() if unsafe else nullcontext():
+                    response = super().dispatch(request, *args, **kwargs)
+                    if unsafe and transaction.get_connection().needs_rollback:
+                        raise _BrokenTransaction
+                    event = self._write_event(response)
+            except _BrokenTransaction:
+                # The view left the transaction unusable: its writes are gone; record a 500.
+                scope.discard()
+                response = self.finalize_response(
+                    self.request,
+                    error_response(500, "internal_error", "An internal error occurred; it has been logged."),
+                )
+                try:
+                    event = self._write_event(response)
+                except AuditWriteError:
+                    return self._fail_closed()
             except AuditWriteError:
+                logger.exception("audit write failed; refusing the request (request %s)", self.request_id)
                 return self._fail_closed()
-        except AuditWriteError:
-            logger.exception("audit write failed; refusing the request (request %s)", self.request_id)
-            return self._fail_closed()
         response["X-Request-ID"] = self.request_id
         response["X-Audit-Event"] = str(event.event_id)
         return response
@@ -153,7 +158,7 @@ class AuditedAPIView(APIView):
         if status_code >= 400 and not detail and isinstance(getattr(response, "data", None), dict):
             error = response.data.get("error") or {}
             detail = str(error.get("code") or "")
-        return record(
+        return record_request(
             Event(
                 action=self.action_for(request.method or ""),
                 outcome=outcome_for(status_code),

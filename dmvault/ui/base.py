@@ -5,7 +5,8 @@ The same rules as the API (``dmvault.api.audit.AuditedAPIView``), for server-ren
 * every request writes exactly one audit event (``compliance.audit.record``) before the response
   is released: shown, redirected to sign-in, refused, invalid or failed alike; if the event
   cannot be written the response is a 503 page and nothing else (fail closed), and for POSTs the
-  view's writes are rolled back with it;
+  view's writes are rolled back with it; events the services record meanwhile (``hold.place``,
+  ``consent.record`` ...) are folded into that one event (``compliance.audit.request_scope``);
 * each view declares the ``Capability`` it needs (``accounts.roles``); a view that declares
   nothing is refused; reviewing roles must have declared a purpose of access for this browser
   session (the API's ``Purpose`` mechanism) before any view with ``requires_purpose`` runs.
@@ -32,7 +33,7 @@ from django.utils import timezone
 from django.views import View
 
 from accounts.roles import REVIEWING_ROLES, Capability
-from compliance.audit import AuditWriteError, Event, record
+from compliance.audit import AuditWriteError, Event, record_request, request_scope
 from compliance.models import Outcome
 from dmvault.api.audit import client_ip, outcome_for, route_of
 from dmvault.api.purpose import active_purpose
@@ -141,27 +142,33 @@ class UIView(View):
         request.viewer_tz = tz  # type: ignore[attr-defined]
         unsafe = request.method not in ("GET", "HEAD", "OPTIONS")
         self._rollback = False
-        try:
-            with transaction.atomic() if unsafe else nullcontext():
-                response = self._respond(request, *args, **kwargs)
-                if unsafe and (self._rollback or transaction.get_connection().needs_rollback):
-                    raise _BrokenTransaction(response)
-                event = self._write_event(request, response)
-        except _BrokenTransaction as rolled_back:
-            # The view's writes are gone. A refusal keeps its page; a broken transaction is a 500.
-            if self._rollback:
-                response = rolled_back.response
-            else:
-                response = self._error_page(request, 500, "An internal error occurred; it has been logged.")
+        # The services' own events (hold.place, subject.erase ...) are folded into this one.
+        with request_scope() as scope:
             try:
-                event = self._write_event(request, response)
+                with transaction.atomic() if unsafe else nullcontext():
+                    response = self._respond(request, *args, **kwargs)
+                    if unsafe and (self._rollback or transaction.get_connection().needs_rollback):
+                        raise _BrokenTransaction(response)
+                    event = self._write_event(request, response)
+            except _BrokenTransaction as rolled_back:
+                # The view's writes are gone (and with them what the services recorded).
+                # A refusal keeps its page; a broken transaction is a 500.
+                scope.discard()
+                if self._rollback:
+                    response = rolled_back.response
+                else:
+                    response = self._error_page(
+                        request, 500, "An internal error occurred; it has been logged."
+                    )
+                try:
+                    event = self._write_event(request, response)
+                except AuditWriteError:
+                    return self._fail_closed(request)
             except AuditWriteError:
+                logger.exception("audit write failed; refusing the request (request %s)", self.request_id)
                 return self._fail_closed(request)
-        except AuditWriteError:
-            logger.exception("audit write failed; refusing the request (request %s)", self.request_id)
-            return self._fail_closed(request)
-        finally:
-            timezone.deactivate()
+            finally:
+                timezone.deactivate()
         response["X-Request-ID"] = self.request_id
         response["X-Audit-Event"] = str(event.event_id)
         response["Server-Timing"] = f"app;dur={(time.perf_counter() - started) * 1000:.1f}"
@@ -223,7 +230,7 @@ class UIView(View):
             method = "anonymous"
         purpose = getattr(request, "_dmv_purpose", None) or None
         outcome = self.note.outcome or outcome_for(response.status_code)
-        return record(
+        return record_request(
             Event(
                 action=self.action_for(request.method or ""),
                 outcome=outcome,

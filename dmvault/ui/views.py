@@ -1344,10 +1344,13 @@ class AuditLogView(UIView):
                 if actor.isdigit()
                 else qs.filter(actor_name=actor)
             )
-        for name, column in (("action", "action"), ("outcome", "outcome"), ("matter", "matter_ref")):
+        for name, column in (("outcome", "outcome"), ("matter", "matter_ref")):
             value = params.get(name, "").strip()[:100]
             if value:
                 qs = qs.filter(**{column: value})
+        action = params.get("action", "").strip()[:64]
+        if action:
+            qs = qs.filter(AuditEvent.action_q(action))
         before = int_or_none(params.get("before"))
         if before is not None:
             qs = qs.filter(seq__lt=before)

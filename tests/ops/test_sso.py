@@ -201,7 +201,12 @@ def test_sso_login_maps_the_role_and_issues_an_api_token(provider: Provider) -> 
     api.credentials(HTTP_AUTHORIZATION=f"Bearer {issued.json()['token']}")
     assert api.get("/api/v1/conversations").status_code == 200
     actions = set(AuditEvent.objects.values_list("action", flat=True))
-    assert {"auth.sso.login", "auth.sso.token"} <= actions
+    assert {"auth.sso.start", "auth.sso.login", "auth.sso.token"} <= actions
+    # One event per request: the backend's own login event is folded into the callback's.
+    (callback,) = AuditEvent.objects.filter(action="auth.sso.login")
+    assert (callback.outcome, callback.actor_name, callback.auth_method) == ("allowed", "sso:u-1001", "sso")
+    assert [e["action"] for e in callback.service_event_list] == ["auth.sso.login"]
+    assert not AuditEvent.objects.filter(request_id="", action__startswith="auth.sso").exists()
 
     # The role follows the provider's groups at the next login; leaving every group locks out.
     _login(Client(), provider, {**user, "groups": ["dmv-legal"]})
@@ -215,7 +220,9 @@ def test_unmapped_users_forged_tokens_and_password_sessions_are_refused(provider
     refused = _login(Client(), provider, {"sub": "u-2", "email": "x@example.org", "groups": ["nobody"]})
     assert "sso=failed" in refused["Location"]
     assert not User.objects.filter(username="sso:u-2").exists()
-    assert AuditEvent.objects.filter(action="auth.sso.login", outcome="denied").exists()
+    denied = AuditEvent.objects.filter(action="auth.sso.login").order_by("-seq").first()
+    assert denied is not None and (denied.outcome, denied.detail) == ("denied", "sso_failed")
+    assert [(e["action"], e["outcome"]) for e in denied.service_event_list] == [("auth.sso.login", "denied")]
 
     provider.forge = True
     client = Client()

@@ -54,12 +54,14 @@ def event_dict(e: AuditEvent) -> dict[str, Any]:
         "outcome": e.outcome,
         "status_code": e.status_code,
         "detail": e.detail,
+        "service_events": e.service_event_list,
         "chain_hash": e.chain_hash,
     }
 
 
 class AuditListView(AuditedAPIView):
-    """Newest first. Filters: actor (username or user id), action, outcome, since, until, matter."""
+    """Newest first. Filters: actor (username or user id), action (the request's, or one of the
+    service events folded into it, e.g. ``hold.place``), outcome, since, until, matter."""
 
     capability = Capability.READ_AUDIT
     audit_action = "audit.read"
@@ -75,12 +77,17 @@ class AuditListView(AuditedAPIView):
                 if actor.isdigit()
                 else qs.filter(actor_name=actor)
             )
-        for name, column in (("action", "action"), ("outcome", "outcome"), ("matter", "matter_ref")):
+        for name, column in (("outcome", "outcome"), ("matter", "matter_ref")):
             value = params.get(name)
             if value:
                 if len(value) > 100:
                     raise ValidationError({name: ["Too long (at most 100 characters)."]})
                 qs = qs.filter(**{column: value})
+        action = params.get("action")
+        if action:
+            if len(action) > 64:
+                raise ValidationError({"action": ["Too long (at most 64 characters)."]})
+            qs = qs.filter(AuditEvent.action_q(action))
         since, until = _time(request, "since"), _time(request, "until")
         if since:
             qs = qs.filter(ts__gte=since)

@@ -3,8 +3,9 @@ matters and holds, the consent registry, subject access and erasure requests.
 
 Thin views: parse, authorize (a capability from ``accounts.roles``), call one function of
 ``compliance.retention`` / ``compliance.holds`` / ``compliance.consent`` / ``compliance.subjects``,
-answer. Every request writes exactly one API audit event (``AuditedAPIView``); the services add
-their own domain events (``hold.place``, ``retention.run``, ``subject.erase`` ...).
+answer. Every request writes exactly one API audit event (``AuditedAPIView``); the domain events
+the services record (``hold.place``, ``retention.run``, ``subject.erase`` ...) are folded into it
+(its ``service_events``); called outside a request (commands, jobs) they are events of their own.
 
 Who may do what
     * retention policies, dry runs and runs: ``manage_policies`` (administrators);
@@ -24,7 +25,7 @@ subject access zip itself (``data.json``, ``transcript.html``, the files the sub
 ``attachments/``, ``manifest.json``: the subject's own messages in clear, third parties
 pseudonymized and redacted, their files listed without bytes). It needs ``subject_requests``
 and, like every content read, a declared purpose for reviewing roles; the request is audited
-(``subject.access``, plus the service's own event). The zip is built in memory, never written
+(``subject.access``, the service's own event folded into it). The zip is built in memory, never written
 to disk in clear.
 """
 
