@@ -338,7 +338,10 @@ DMVAULT_OIDC_ENABLED = all(
         DMVAULT_OIDC_JWKS_ENDPOINT,
     )
 )
-AUTHENTICATION_BACKENDS = ["django.contrib.auth.backends.ModelBackend"]
+AUTHENTICATION_BACKENDS = [
+    "django.contrib.auth.backends.ModelBackend",
+    "accounts.backends.RolePermissionBackend",  # admin model permissions from the role (no grants)
+]
 if DMVAULT_OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("dmvault.ops.sso.RoleMappingOIDCBackend")
 # mozilla-django-oidc reads these names.

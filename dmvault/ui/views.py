@@ -154,7 +154,8 @@ class LoginView(UIView):
         self.note.actor = user
         if user.locked_until and user.locked_until > now:
             return refuse("locked")
-        if authenticate(request, username=username, password=password) is None:
+        authenticated = authenticate(request, username=username, password=password)
+        if authenticated is None:
             failures = user.failed_logins + 1
             locked = None
             if failures >= settings.DMVAULT_LOGIN_MAX_FAILURES:
@@ -163,7 +164,7 @@ class LoginView(UIView):
             user_model.objects.filter(pk=user.pk).update(failed_logins=failures, locked_until=locked)
             return refuse("locked_now" if locked else "bad_password")
         user_model.objects.filter(pk=user.pk).update(failed_logins=0, locked_until=None)
-        login(request, user)
+        login(request, authenticated)  # carries the backend that signed it in
         self.note.target_id = str(user.pk)
         home = reverse("ui:home")
         target = safe_next(request, nxt, home)
