@@ -25,6 +25,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 
 from accounts.models import User
 from accounts.roles import REVIEWING_ROLES, Capability
+from accounts.scope import scope_for
 from archive import ingest
 from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
@@ -327,7 +328,7 @@ class SearchView(UIView):
             result = search_for(
                 Viewer(request.user, active_purpose(request)),
                 q,
-                scope=SearchScope.everything(),
+                scope=scope_for(request.user),
                 order=order,
                 limit=PAGE,
                 cursor=cursor,
@@ -397,7 +398,12 @@ class TimelineView(UIView):
                 raise Refused(400, "A timeline needs a query.", "no_query")
             self.note.query = q
             try:
-                ids = _search_ids(q, request.viewer_tz, cap=20_000)  # type: ignore[attr-defined]
+                ids = search_ids(
+                    q,
+                    scope=scope_for(request.user),
+                    tz=request.viewer_tz,  # type: ignore[attr-defined]
+                    cap=20_000,
+                )
             except (QuerySyntaxError, ValueError) as exc:
                 raise Refused(400, str(exc), "query_syntax") from None
             series = charts.monthly_volume(message_ids=ids)
@@ -506,7 +512,8 @@ class RevealView(UIView):
     section = "search"
 
     def post(self, request: HttpRequest, pk: int, mid: int) -> HttpResponse:
-        if not Message.objects.filter(id=mid, conversation_id=pk).exists():
+        scope = scope_for(request.user)
+        if not Message.objects.filter(scope.message_q(), id=mid, conversation_id=pk).exists():
             raise Refused(404, "No such message in this conversation.", "not_found")
         response = render_thread(self, request, pk, at=mid, reveal={mid})
         self.note.target_id = str(mid)
@@ -516,10 +523,14 @@ class RevealView(UIView):
 def render_thread(
     view: UIView, request: HttpRequest, pk: int, *, at: int | None = None, reveal: set[int] | None = None
 ) -> HttpResponse:
+    # Only the messages of the reader's review scope; a conversation with none of them is not found.
+    scope = scope_for(request.user)
     conv = Conversation.objects.filter(pk=pk).first()
-    if conv is None:
+    if conv is None or not (
+        scope.is_everything or Message.objects.filter(scope.message_q(), conversation_id=pk).exists()
+    ):
         raise Refused(404, "No such conversation.", "not_found")
-    visible = Message.objects.filter(conversation_id=pk, source__status=Source.Status.DONE)
+    visible = Message.objects.filter(scope.message_q(), conversation_id=pk, source__status=Source.Status.DONE)
     after = int_or_none(request.GET.get("after"))
     before = int_or_none(request.GET.get("before"))
     if at is not None:
@@ -581,7 +592,7 @@ class AttachmentView(UIView):
     audit_target_type = "attachment"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = content.attachment_bytes(pk)
+        found = content.attachment_bytes(pk, scope=scope_for(request.user))
         if found is None:
             raise Refused(404, "No such attachment.", "not_found")
         info, data = found

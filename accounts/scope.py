@@ -1,0 +1,87 @@
+"""Review scope: which messages a person may read. The one resolver, :func:`scope_for`.
+
+Every path that decrypts message content for a person (API and UI search, saved-search runs,
+search charts, message reads and their context, conversation lists and threads, reveals of
+redactions, productions a lawyer starts) asks :func:`scope_for` and passes the result to the
+search service or filters its rows with ``SearchScope.message_q``. Outside the scope is
+*not found* (404), never *forbidden*, and counts leave it out.
+
+A user's scope is the union of what an administrator assigned them
+(``User.whole_archive``, ``User.assigned_sources``, ``User.assigned_matters``; managed through
+``PUT /api/v1/users/{id}/assignments`` and the Django admin):
+
+* the whole-archive grant: everything (small deployments; existing users got it on upgrade);
+* an assigned source: every message imported by that source;
+* an assigned matter: what the matter lists, as its legal hold reads it
+  (``compliance.holds``): its sources, its conversations, and for each custodian the sources
+  the custodian owns and every conversation the custodian takes part in (which includes every
+  message they sent). A matter that lists none of these covers the whole archive, as its hold
+  does.
+
+**Broader than the matter.** A matter's date ranges and its saved-search query narrow its
+hold but not the scope: an assigned lawyer may read the whole of the matter's sources,
+conversations and custodians' conversations, at any date and whatever the query. (The search
+service's scope holds sources and conversations; the conversation around a matching message is
+what a reviewer needs to judge it.)
+
+A user with none of these (every new user) reads nothing. Roles still decide *whether* a user
+reads content (``accounts.roles``); the scope only decides *which*. Resolution costs two queries
+for a user without matters, and five more when matters are assigned.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from archive.search.service import SearchScope
+
+
+def scope_for(user: Any) -> SearchScope:
+    """The messages ``user`` may read, as a :class:`~archive.search.service.SearchScope`."""
+    from accounts.models import User
+    from archive.models import Conversation, Participant, Source
+    from compliance.engine_models import Matter
+
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return SearchScope.nothing()
+    if user.whole_archive:
+        return SearchScope.everything()
+    sources = set(
+        User.assigned_sources.through.objects.filter(user_id=user.pk).values_list("source_id", flat=True)
+    )
+    matters = list(
+        User.assigned_matters.through.objects.filter(user_id=user.pk).values_list("matter_id", flat=True)
+    )
+    conversations: set[int] = set()
+    if matters:
+        listed: set[int] = set()
+        for matter_id, source_id in Matter.sources.through.objects.filter(matter_id__in=matters).values_list(
+            "matter_id", "source_id"
+        ):
+            sources.add(source_id)
+            listed.add(matter_id)
+        for matter_id, conv_id in Matter.conversations.through.objects.filter(
+            matter_id__in=matters
+        ).values_list("matter_id", "conversation_id"):
+            conversations.add(conv_id)
+            listed.add(matter_id)
+        custodians: set[int] = set()
+        for matter_id, subject_id in Matter.custodians.through.objects.filter(
+            matter_id__in=matters
+        ).values_list("matter_id", "datasubject_id"):
+            custodians.add(subject_id)
+            listed.add(matter_id)
+        if len(listed) < len(set(matters)):
+            return SearchScope.everything()  # a matter that lists nothing covers the whole archive
+        if custodians:
+            sources |= set(Source.objects.filter(owner_id__in=custodians).values_list("id", flat=True))
+            conversations |= set(
+                Conversation.participants.through.objects.filter(
+                    participant_id__in=Participant.objects.filter(subject_id__in=custodians).values("id")
+                ).values_list("conversation_id", flat=True)
+            )
+    if not conversations:
+        return SearchScope.of(sources=sources)
+    if not sources:
+        return SearchScope.of(conversations=conversations)
+    return SearchScope.of(sources=sources, also_conversations=conversations)
