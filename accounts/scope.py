@@ -85,3 +85,59 @@ def scope_for(user: Any) -> SearchScope:
     if not sources:
         return SearchScope.of(conversations=conversations)
     return SearchScope.of(sources=sources, also_conversations=conversations)
+
+
+# --- assignments (administrators) -------------------------------------------------------------------
+
+
+def assignments_of(user: Any) -> dict[str, Any]:
+    """What an administrator assigned ``user``: plain ids, no content."""
+    from accounts.models import User
+
+    sources = User.assigned_sources.through.objects.filter(user_id=user.pk).values_list(
+        "source_id", flat=True
+    )
+    matters = User.assigned_matters.through.objects.filter(user_id=user.pk).values_list(
+        "matter_id", flat=True
+    )
+    return {
+        "user": user.pk,
+        "whole_archive": user.whole_archive,
+        "source_ids": [str(i) for i in sorted(sources)],
+        "matter_ids": [str(i) for i in sorted(matters)],
+    }
+
+
+class UnknownIds(ValueError):
+    """Assignment ids that name no source or no matter."""
+
+    def __init__(self, field: str, ids: list[int]) -> None:
+        self.field = field
+        self.ids = ids
+        super().__init__(f"no such {field.removesuffix('_ids')}: {', '.join(map(str, ids))}")
+
+
+def set_assignments(
+    user: Any, *, whole_archive: bool, source_ids: list[int], matter_ids: list[int]
+) -> dict[str, Any]:
+    """Replace ``user``'s review scope. Raises :class:`UnknownIds` (nothing is changed) when an
+    id names no source or matter."""
+    from django.db import transaction
+
+    from archive.models import Source
+    from compliance.engine_models import Matter
+
+    sources = set(source_ids)
+    matters = set(matter_ids)
+    missing = sorted(sources - set(Source.objects.filter(id__in=sources).values_list("id", flat=True)))
+    if missing:
+        raise UnknownIds("source_ids", missing)
+    missing = sorted(matters - set(Matter.objects.filter(id__in=matters).values_list("id", flat=True)))
+    if missing:
+        raise UnknownIds("matter_ids", missing)
+    with transaction.atomic():
+        user.whole_archive = whole_archive
+        user.save(update_fields=["whole_archive"])
+        user.assigned_sources.set(sorted(sources))
+        user.assigned_matters.set(sorted(matters))
+    return assignments_of(user)

@@ -13,6 +13,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import scope
 from accounts.models import ApiToken
 from accounts.roles import PERMISSIONS, Capability, Role
 from dmvault.api.audit import AuditedAPIView
@@ -128,3 +129,61 @@ class UserTokenView(AuditedAPIView):
             },
             status=201,
         )
+
+
+class AssignmentsSerializer(serializers.Serializer):
+    whole_archive = serializers.BooleanField(required=False, default=False)
+    source_ids = serializers.ListField(
+        child=serializers.RegexField(r"^\d{1,19}$", error_messages={"invalid": "A source id (digits)."}),
+        required=False,
+        default=list,
+        max_length=10_000,
+    )
+    matter_ids = serializers.ListField(
+        child=serializers.RegexField(r"^\d{1,19}$", error_messages={"invalid": "A matter id (digits)."}),
+        required=False,
+        default=list,
+        max_length=10_000,
+    )
+
+
+class UserAssignmentsView(AuditedAPIView):
+    """A user's review scope (``accounts.scope``): GET shows it, PUT replaces it with
+    ``{"whole_archive": bool, "source_ids": [...], "matter_ids": [...]}`` (unknown ids: 400,
+    nothing changed). Ids only; no content."""
+
+    capability = Capability.ASSIGN_SCOPE
+    audit_action = {"GET": "user.assignments.read", "PUT": "user.assignments.set"}
+    audit_target_type = "user"
+
+    def _user(self, pk: int) -> Any:
+        self.note.target_id = str(pk)
+        user = get_user_model().objects.filter(pk=pk).first()
+        if user is None:
+            raise NotFound()
+        return user
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        found = scope.assignments_of(self._user(pk))
+        self.note.result_count = len(found["source_ids"]) + len(found["matter_ids"])
+        return Response(found)
+
+    @extend_schema(request=AssignmentsSerializer, responses={200: dict})
+    def put(self, request: Request, pk: int) -> Response:
+        user = self._user(pk)
+        data = AssignmentsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            found = scope.set_assignments(
+                user,
+                whole_archive=v["whole_archive"],
+                source_ids=[int(i) for i in v["source_ids"]],
+                matter_ids=[int(i) for i in v["matter_ids"]],
+            )
+        except scope.UnknownIds as exc:
+            raise ValidationError({exc.field: [f"No such id: {', '.join(map(str, exc.ids))}."]}) from None
+        self.note.detail = "whole_archive" if found["whole_archive"] else "assigned"
+        self.note.result_count = len(found["source_ids"]) + len(found["matter_ids"])
+        return Response(found)
