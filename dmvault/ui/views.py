@@ -416,7 +416,7 @@ class TimelineView(UIView):
             if matter is None:
                 raise Refused(404, "No such matter.", "not_found")
             self.note.target_id = str(matter.id)
-            series = _matter_series(matter, request.viewer_tz)  # type: ignore[attr-defined]
+            series = _matter_series(matter, request.viewer_tz, scope_for(request.user))  # type: ignore[attr-defined]
             title = f"Messages in matter {matter.reference}, per month and platform"
             back = reverse("ui:matter", args=[matter.id])
         else:
@@ -437,8 +437,8 @@ class TimelineView(UIView):
         )
 
 
-def _search_ids(q: str, tz: str, cap: int) -> list[int]:
-    return search_ids(q, scope=SearchScope.everything(), tz=tz, cap=cap)
+def _search_ids(q: str, tz: str, cap: int, scope: SearchScope) -> list[int]:
+    return search_ids(q, scope=scope, tz=tz, cap=cap)
 
 
 def _matter_conversations(matter: Any) -> set[int] | None:
@@ -464,19 +464,20 @@ def _matter_conversations(matter: Any) -> set[int] | None:
     return conv_ids
 
 
-def _matter_series(matter: Any, tz: str) -> dict[str, dict[Any, int]]:
+def _matter_series(matter: Any, tz: str, scope: SearchScope) -> dict[str, dict[Any, int]]:
+    """The matter's messages per month, counting only those of the reader's review ``scope``."""
     from compliance.holds import matter_query
 
     query = matter_query(matter)
     convs = _matter_conversations(matter)
     if query:
-        ids = _search_ids(query, tz, cap=20_000)
+        ids = _search_ids(query, tz, cap=20_000, scope=scope)
         if convs is not None:
             ids = list(
                 Message.objects.filter(id__in=ids, conversation_id__in=convs).values_list("id", flat=True)
             )
         return charts.monthly_volume(message_ids=ids)
-    return charts.monthly_volume(conversation_ids=convs)
+    return charts.monthly_volume(conversation_ids=convs, within=scope)
 
 
 def _subject_series(subject: DataSubject) -> dict[str, dict[Any, int]]:

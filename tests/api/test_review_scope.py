@@ -23,8 +23,14 @@ from django.test import Client
 from accounts.models import User
 from accounts.roles import Role
 from accounts.scope import scope_for, set_assignments
-from archive.importers.base import ConversationKind, ParsedConversation, ParsedMessage, ParsedParticipant
-from archive.models import Conversation, Message, Source
+from archive.importers.base import (
+    ConversationKind,
+    ParsedAttachment,
+    ParsedConversation,
+    ParsedMessage,
+    ParsedParticipant,
+)
+from archive.models import Attachment, Conversation, Message, Source
 from archive.search import service as search_service
 from archive.writer import ArchiveWriter
 from compliance.exports import jobs
@@ -34,6 +40,11 @@ from compliance.redaction_service import Viewer
 from tests.api.conftest import PASSWORD, Persona, assert_error_shape, declare_purpose, make_persona
 
 pytestmark = pytest.mark.django_db
+
+NOTE_BYTES = b"gamma attachment: the minutes of the meeting"
+NOTE = ParsedAttachment(
+    "minutes.txt", "text/plain", "minutes.txt", len(NOTE_BYTES), lambda: io.BytesIO(NOTE_BYTES)
+)
 
 
 @dataclass
@@ -73,6 +84,7 @@ def _import(platform: str, threads: list[tuple[str, str, list[tuple[int, str]]]]
                         "owner" if minute % 2 else f"peer-{thread}",
                         text,
                         platform_message_id=f"{thread}-{minute}",
+                        attachments=[NOTE] if "five" in text else [],
                     )
                     for minute, text in messages
                 ],
@@ -389,6 +401,23 @@ def test_ui_shared_thread_shows_only_the_scoped_half(world) -> None:
     assert b"sharedaword" in thread.content and b"sharedbword" not in thread.content
 
 
+@pytest.mark.parametrize("name", READERS)
+def test_ui_attachments_outside_the_scope_are_not_found(world, name) -> None:
+    att = Attachment.objects.get(message_id=world.one("C", "gamma"))
+    response = ui(name).get(f"/attachments/{att.id}/", {"download": "1"})
+    if name in ("lawyer_m", "officer_all"):
+        assert response.status_code == 200 and response.content == NOTE_BYTES
+    else:
+        assert response.status_code == 404 and NOTE_BYTES not in response.content
+
+
+def test_ui_reveal_outside_the_scope_is_not_found(world) -> None:
+    mid = world.one("A", "alpha")
+    response = ui("lawyer_m").post(f"/conversations/{world.conv('alpha')}/messages/{mid}/reveal/")
+    assert response.status_code == 404 and b"alphaword" not in response.content
+    assert ui("officer_all").get(f"/conversations/{world.conv('alpha')}/").status_code == 200
+
+
 def test_ui_search_timeline_counts_only_the_scope(world) -> None:
     before = AuditEvent.objects.order_by("-seq").first()
     response = ui("officer_a").get("/timeline/search/", {"q": "apricot"})
@@ -472,3 +501,18 @@ def test_a_user_created_through_the_api_reads_nothing_until_assigned(world) -> N
     fresh = User.objects.get(username="fresh")
     assert scope_for(fresh).is_nothing
     assert admin.client.get(f"/api/v1/users/{fresh.pk}/assignments").json()["whole_archive"] is False
+
+
+def test_ui_matter_timeline_counts_only_the_lawyers_scope(world) -> None:
+    lawyer = world.people["lawyer_m"].user
+    wider = create_matter(
+        name="Alpha and gamma",
+        reference="M-WIDE",
+        owner=lawyer,
+        conversations=[world.conv("alpha"), world.conv("gamma")],
+    )
+    response = ui("lawyer_m").get("/timeline/matter/", {"id": wider.id})
+    assert response.status_code == 200
+    event = AuditEvent.objects.order_by("-seq").first()
+    assert event is not None and event.action == "timeline.read"
+    assert event.result_count == len(msgs(conversation=world.conv("gamma")))  # alpha is not the lawyer's
