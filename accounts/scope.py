@@ -26,7 +26,9 @@ what a reviewer needs to judge it.)
 
 A user with none of these (every new user) reads nothing. Roles still decide *whether* a user
 reads content (``accounts.roles``); the scope only decides *which*. Resolution costs two queries
-for a user without matters, and five more when matters are assigned.
+for a user without matters (none with the whole-archive grant), and five more when matters are
+assigned; the result is kept on the user object, which lives for one request, so a request pays
+it once. :func:`set_assignments` drops it.
 """
 
 from __future__ import annotations
@@ -35,15 +37,24 @@ from typing import Any
 
 from archive.search.service import SearchScope
 
+_CACHE = "_dmvault_review_scope"
+
 
 def scope_for(user: Any) -> SearchScope:
     """The messages ``user`` may read, as a :class:`~archive.search.service.SearchScope`."""
+    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
+        return SearchScope.nothing()
+    cached = user.__dict__.get(_CACHE)
+    if cached is None:
+        cached = user.__dict__[_CACHE] = _resolve(user)
+    return cached
+
+
+def _resolve(user: Any) -> SearchScope:
     from accounts.models import User
     from archive.models import Conversation, Participant, Source
     from compliance.engine_models import Matter
 
-    if user is None or not getattr(user, "is_authenticated", False) or not user.is_active:
-        return SearchScope.nothing()
     if user.whole_archive:
         return SearchScope.everything()
     sources = set(
@@ -135,6 +146,7 @@ def set_assignments(
     missing = sorted(matters - set(Matter.objects.filter(id__in=matters).values_list("id", flat=True)))
     if missing:
         raise UnknownIds("matter_ids", missing)
+    user.__dict__.pop(_CACHE, None)
     with transaction.atomic():
         user.whole_archive = whole_archive
         user.save(update_fields=["whole_archive"])

@@ -516,3 +516,14 @@ def test_ui_matter_timeline_counts_only_the_lawyers_scope(world) -> None:
     event = AuditEvent.objects.order_by("-seq").first()
     assert event is not None and event.action == "timeline.read"
     assert event.result_count == len(msgs(conversation=world.conv("gamma")))  # alpha is not the lawyer's
+
+
+def test_the_scope_is_resolved_once_per_request_user(world, django_assert_max_num_queries) -> None:
+    user = User.objects.get(pk=world.people["lawyer_m"].user.pk)
+    with django_assert_max_num_queries(7):
+        first = scope_for(user)
+    with django_assert_max_num_queries(0):
+        assert scope_for(user) is first
+    officer = User.objects.get(pk=world.people["officer_a"].user.pk)
+    with django_assert_max_num_queries(2):
+        scope_for(officer)

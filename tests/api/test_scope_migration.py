@@ -19,5 +19,5 @@ def test_the_data_migration_grants_existing_users_the_whole_archive() -> None:
     assert scope_for(officer).is_nothing
     migration = importlib.import_module("accounts.migrations.0002_review_scope")
     migration.grant_existing_users(apps, None)
-    officer.refresh_from_db()
+    officer = User.objects.get(pk=officer.pk)  # the next request's user
     assert officer.whole_archive and scope_for(officer).is_everything
