@@ -463,6 +463,8 @@ def test_admin_reads_and_replaces_assignments_audited(world) -> None:
         ({"source_ids": ["999999999"]}, "source_ids"),
         ({"matter_ids": ["12"]}, "matter_ids"),
         ({"source_ids": ["not-a-number"]}, "source_ids.0"),
+        ({"source_ids": ["9999999999999999999"]}, "source_ids.0"),
+        ({"matter_ids": [0]}, "matter_ids.0"),
         ({"source_ids": "1"}, "source_ids"),
         ({"whole_archive": "perhaps"}, "whole_archive"),
     ],

@@ -7,7 +7,7 @@ from typing import Any
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
@@ -131,19 +131,37 @@ class UserTokenView(AuditedAPIView):
         )
 
 
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{1,19}$"})
+class IdField(serializers.Field):
+    """A row id given as a string of digits (ids are 64-bit: JSON numbers may lose precision)."""
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+
+    def to_internal_value(self, data: Any) -> int:
+        text = str(data) if isinstance(data, int) and not isinstance(data, bool) else data
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 19:
+            raise serializers.ValidationError(f"A {self.what} id (digits).")
+        value = int(text)
+        if not 0 < value <= MAX_ID:
+            raise serializers.ValidationError(f"No such {self.what}: {value}.")
+        return value
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
 class AssignmentsSerializer(serializers.Serializer):
     whole_archive = serializers.BooleanField(required=False, default=False)
     source_ids = serializers.ListField(
-        child=serializers.RegexField(r"^\d{1,19}$", error_messages={"invalid": "A source id (digits)."}),
-        required=False,
-        default=list,
-        max_length=10_000,
+        child=IdField("source"), required=False, default=list, max_length=10_000
     )
     matter_ids = serializers.ListField(
-        child=serializers.RegexField(r"^\d{1,19}$", error_messages={"invalid": "A matter id (digits)."}),
-        required=False,
-        default=list,
-        max_length=10_000,
+        child=IdField("matter"), required=False, default=list, max_length=10_000
     )
 
 
@@ -179,8 +197,8 @@ class UserAssignmentsView(AuditedAPIView):
             found = scope.set_assignments(
                 user,
                 whole_archive=v["whole_archive"],
-                source_ids=[int(i) for i in v["source_ids"]],
-                matter_ids=[int(i) for i in v["matter_ids"]],
+                source_ids=v["source_ids"],
+                matter_ids=v["matter_ids"],
             )
         except scope.UnknownIds as exc:
             raise ValidationError({exc.field: [f"No such id: {', '.join(map(str, exc.ids))}."]}) from None
