@@ -11,7 +11,8 @@ A user's scope is the union of what an administrator assigned them
 ``PUT /api/v1/users/{id}/assignments`` and the Django admin):
 
 * the whole-archive grant: everything (small deployments; existing users got it on upgrade);
-* an assigned source: every message imported by that source;
+* an assigned source: every message imported by that source (``Message.source``; a message that
+  a later import found again stays the first import's);
 * an assigned matter: what the matter lists, as its legal hold reads it
   (``compliance.holds``): its sources, its conversations, and for each custodian the sources
   the custodian owns and every conversation the custodian takes part in (which includes every
