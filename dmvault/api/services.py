@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
 from accounts.scope import scope_for
 from archive.models import Conversation, Message, Source
@@ -89,16 +89,27 @@ def list_conversations(
     more = len(convs) > limit
     convs = convs[:limit]
     titles = _titles(convs, get_vault()) if with_titles else {}
+    # A scoped reader's sizes and dates count only the messages in scope (one query per page).
+    stats = {c.id: (c.message_count, c.first_message_at, c.last_message_at) for c in convs}
+    if scope is not None and not scope.is_everything and convs:
+        rows = (
+            Message.objects.filter(scope.message_q(), conversation_id__in=[c.id for c in convs])
+            .values("conversation_id")
+            .annotate(n=Count("id"), first=Min("sent_at"), last=Max("sent_at"))
+        )
+        stats = {c.id: (0, None, None) for c in convs}
+        stats.update({r["conversation_id"]: (r["n"], r["first"], r["last"]) for r in rows})
     out = []
     for c in convs:
+        count, first, last_at = stats[c.id]
         item: dict[str, Any] = {
             "id": str(c.id),
             "platform": c.platform,
             "kind": c.kind,
             "labels": c.labels,
-            "message_count": c.message_count,
-            "first_message_at": _iso(c.first_message_at),
-            "last_message_at": _iso(c.last_message_at),
+            "message_count": count,
+            "first_message_at": _iso(first),
+            "last_message_at": _iso(last_at),
         }
         if with_titles:
             item["title"] = titles.get(c.id)

@@ -317,6 +317,8 @@ def test_the_conversation_list_shows_only_the_scope_to_content_readers(world, na
         return
     expected = {c.id for c in world.convs.values() if set(msgs(conversation=c.id)) & visible(world, name)}
     assert listed == expected
+    counts = {int(c["id"]): c["message_count"] for c in response.json()["results"]}
+    assert counts == {cid: len(set(msgs(conversation=cid)) & visible(world, name)) for cid in expected}
 
 
 PEERS = {
