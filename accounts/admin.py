@@ -6,9 +6,17 @@ from accounts.models import ApiToken, User
 
 @admin.register(User)
 class DMVaultUserAdmin(UserAdmin):
-    list_display = ("username", "email", "role", "is_active", "last_login")
-    list_filter = ("role", "is_active")
-    fieldsets = (*UserAdmin.fieldsets, ("Role", {"fields": ("role", "locked_until", "failed_logins")}))  # type: ignore[misc]
+    list_display = ("username", "email", "role", "whole_archive", "is_active", "last_login")
+    list_filter = ("role", "whole_archive", "is_active")
+    filter_horizontal = ("groups", "user_permissions", "assigned_sources", "assigned_matters")
+    fieldsets = (
+        *UserAdmin.fieldsets,  # type: ignore[misc]
+        ("Role", {"fields": ("role", "locked_until", "failed_logins")}),
+        (
+            "Review scope (accounts.scope): what an officer or a lawyer may read; nothing when empty",
+            {"fields": ("whole_archive", "assigned_sources", "assigned_matters")},
+        ),
+    )
 
 
 @admin.register(ApiToken)

@@ -19,6 +19,20 @@ class User(AbstractUser):
     )
     failed_logins = models.PositiveIntegerField(default=0)
     locked_until = models.DateTimeField(null=True, blank=True)
+    # Review scope (``accounts.scope.scope_for``): what an officer or a lawyer may read. A new user
+    # has none of these and so reads nothing; an administrator assigns them.
+    whole_archive = models.BooleanField(
+        default=False, help_text="may read the whole archive (small deployments); overrides the assignments"
+    )
+    assigned_sources = models.ManyToManyField(
+        "archive.Source", blank=True, related_name="+", help_text="imports whose messages this user may read"
+    )
+    assigned_matters = models.ManyToManyField(
+        "compliance.Matter",
+        blank=True,
+        related_name="+",
+        help_text="legal matters whose sources, conversations and custodians this user may read",
+    )
 
     def can(self, capability: Capability) -> bool:
         return self.is_active and role_can(self.role, capability)

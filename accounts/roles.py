@@ -1,6 +1,10 @@
 """The roles DMVault knows, and what each may do.
 
 This is the one place the permission matrix lives; views, the admin and the UI ask it.
+A role says *what* a user may do; for content (READ_CONTENT, SEARCH, EXPORT, REVEAL_REDACTED)
+the user's review scope says *which messages*: what an administrator with ASSIGN_SCOPE assigned
+them (sources, matters, or the whole archive), resolved by ``accounts.scope.scope_for``. A user
+with no assignment reads nothing.
 """
 
 from __future__ import annotations
@@ -37,6 +41,9 @@ class Capability(enum.StrEnum):
     SUBJECT_REQUESTS = "subject_requests"
     # Archive metadata without content: sources, conversation sizes and dates (never titles).
     VIEW_METADATA = "view_metadata"
+    # Assign officers and lawyers their review scope (sources, matters, the whole archive):
+    # which content READ_CONTENT and SEARCH reach (``accounts.scope``).
+    ASSIGN_SCOPE = "assign_scope"
 
 
 PERMISSIONS: dict[Role, frozenset[Capability]] = {
@@ -46,6 +53,7 @@ PERMISSIONS: dict[Role, frozenset[Capability]] = {
             Capability.MANAGE_SOURCES,
             Capability.MANAGE_POLICIES,
             Capability.MANAGE_USERS,
+            Capability.ASSIGN_SCOPE,
             Capability.MANAGE_KEYS,
             Capability.SUBJECT_REQUESTS,
             Capability.VIEW_METADATA,

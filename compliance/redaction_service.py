@@ -328,7 +328,8 @@ def _view_original(message: OpenedMessage, token_id: str, vault: Vault) -> str |
 def reveal(user: Any, purpose: Any, message_id: int, token_id: str, *, audit: bool = True) -> str:
     """The original behind ``token_id`` in message ``message_id``.
 
-    Raises :class:`RevealDenied` (→ 403) or :class:`TokenNotFound` (→ 404). With ``audit`` (the
+    Raises :class:`RevealDenied` (→ 403) or :class:`TokenNotFound` (→ 404, also for a message
+    outside the user's review scope, ``accounts.scope``). With ``audit`` (the
     default) each call writes exactly one audit event, whatever its outcome; the API view passes
     ``audit=False`` because its own per-request event is that one event.
     """
@@ -336,8 +337,12 @@ def reveal(user: Any, purpose: Any, message_id: int, token_id: str, *, audit: bo
         if audit:
             _audit(user, purpose, message_id, token_id, Outcome.DENIED)
         raise RevealDenied("revealing redacted values needs the reveal capability and a declared purpose")
+    from accounts.scope import scope_for
+
     vault = get_vault()
-    opened = open_messages([message_id], vault=vault)
+    # Outside the reader's review scope is "no such token", as for a message that does not exist.
+    in_scope = Message.objects.filter(scope_for(user).message_q(), id=message_id).exists()
+    opened = open_messages([message_id], vault=vault) if in_scope else []
     original: str | None = None
     if opened and not opened[0].erased and token_id:
         source_id = Message.objects.filter(id=message_id).values_list("source_id", flat=True).first()

@@ -79,6 +79,10 @@ class MessageFilter:
     kinds: tuple[str, ...] | None = None
     exclude_kinds: tuple[str, ...] = ()
     flags: tuple[tuple[str, bool], ...] = ()  # (column, value): has_attachment, has_link, edited, deleted
+    # A searcher's scope that is an OR: (sources, conversations, also conversations) means
+    # ``(source in sources and conversation in conversations) or conversation in also`` (``None``:
+    # no condition on that axis). See ``archive.search.service.SearchScope``.
+    scope_any: tuple[tuple[int, ...] | None, tuple[int, ...] | None, tuple[int, ...]] | None = None
 
     @property
     def matches_nothing(self) -> bool:
@@ -128,6 +132,18 @@ class MessageFilter:
             conds.append(member("kind", self.kinds))
         if self.exclude_kinds:
             conds.append(member("kind", self.exclude_kinds, negate=True))
+        if self.scope_any is not None:
+            sources, conversations, also = self.scope_any
+            parts = []
+            if not (
+                (sources is not None and not sources) or (conversations is not None and not conversations)
+            ):
+                both = [member("source_id", sources)] if sources else []
+                both += [member("conversation_id", conversations)] if conversations else []
+                parts.append(" AND ".join(both) if both else "1 = 1")
+            if also:
+                parts.append(member("conversation_id", also))
+            conds.append("(" + " OR ".join(f"({p})" for p in parts) + ")" if parts else "1 = 0")
         for column, value in self.flags:
             if column not in ("has_attachment", "has_link", "edited", "deleted"):
                 raise ValueError(f"not a flag column: {column}")

@@ -45,6 +45,7 @@ from typing import Any, Literal
 
 from django.core import signing
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -86,30 +87,82 @@ class InvalidCursor(ValueError):
 
 @dataclass(frozen=True)
 class SearchScope:
-    """What the searcher may see, built by the caller from the user: ``None`` means no limit on
-    that axis; both given means both must hold. Sources that are not ``done`` are never visible."""
+    """What the searcher may see, built by the caller from the user (for a person:
+    ``accounts.scope.scope_for``). ``None`` means no limit on that axis; both given means both
+    must hold; ``also_conversation_ids`` adds every message of those conversations whatever the
+    other two say (an assignment of sources *or* conversations). So a message is visible when
+    ``(source in source_ids and conversation in conversation_ids) or conversation in
+    also_conversation_ids``. Sources that are not ``done`` are never visible."""
 
     source_ids: frozenset[int] | None = None
     conversation_ids: frozenset[int] | None = None
+    also_conversation_ids: frozenset[int] = frozenset()
 
     @classmethod
     def everything(cls) -> SearchScope:
         return cls()
 
     @classmethod
+    def nothing(cls) -> SearchScope:
+        return cls(source_ids=frozenset())
+
+    @classmethod
     def of(
-        cls, *, sources: Iterable[int] | None = None, conversations: Iterable[int] | None = None
+        cls,
+        *,
+        sources: Iterable[int] | None = None,
+        conversations: Iterable[int] | None = None,
+        also_conversations: Iterable[int] = (),
     ) -> SearchScope:
         return cls(
             frozenset(sources) if sources is not None else None,
             frozenset(conversations) if conversations is not None else None,
+            frozenset(also_conversations),
         )
+
+    @property
+    def is_everything(self) -> bool:
+        return self.source_ids is None and self.conversation_ids is None
+
+    @property
+    def is_nothing(self) -> bool:
+        return not self.also_conversation_ids and (
+            (self.source_ids is not None and not self.source_ids)
+            or (self.conversation_ids is not None and not self.conversation_ids)
+        )
+
+    def message_q(self, prefix: str = "") -> Q:
+        """The scope as a condition on ``archive.Message`` rows (``prefix`` for a related
+        model, e.g. ``"messages__"``); for reads outside the search service. Does not check
+        that the source is done."""
+        if self.is_everything:
+            return Q()
+        base = Q()
+        if self.source_ids is not None:
+            base &= Q(**{f"{prefix}source_id__in": sorted(self.source_ids)})
+        if self.conversation_ids is not None:
+            base &= Q(**{f"{prefix}conversation_id__in": sorted(self.conversation_ids)})
+        if self.also_conversation_ids:
+            base |= Q(**{f"{prefix}conversation_id__in": sorted(self.also_conversation_ids)})
+        return base
+
+    def covers_conversation_q(self) -> Q:
+        """Conversations with at least one message in scope, as a condition on
+        ``archive.Conversation`` rows (exact, without scanning messages, when the scope names
+        conversations only)."""
+        if self.is_everything:
+            return Q()
+        if self.source_ids is None:
+            ids = set(self.conversation_ids or ()) | set(self.also_conversation_ids)
+            return Q(id__in=sorted(ids))
+        return Q(id__in=Message.objects.filter(self.message_q()).values("conversation_id"))
 
     def key(self) -> str:
         def part(ids: frozenset[int] | None) -> str:
             return "*" if ids is None else ",".join(map(str, sorted(ids)))
 
-        return f"s={part(self.source_ids)};c={part(self.conversation_ids)}"
+        key = f"s={part(self.source_ids)};c={part(self.conversation_ids)}"
+        return key + (f";a={part(self.also_conversation_ids)}" if self.also_conversation_ids else "")
 
 
 @dataclass
@@ -238,21 +291,35 @@ def _build_plan(parsed: ParsedQuery, scope: SearchScope, tz: str, directory: Par
         if f.key == "to" and f.negated:
             raise QuerySyntaxError("-to: is not supported; use -with: or -from:", f.position)
 
+    # A scope that adds whole conversations to its sources (``also_conversation_ids``) is an OR
+    # and goes into the filter as one condition; otherwise it is folded into the AND below.
+    union = bool(scope.also_conversation_ids)
+    folded = SearchScope.everything() if union else scope
+    scope_any = (
+        (
+            tuple(sorted(scope.source_ids)) if scope.source_ids is not None else None,
+            tuple(sorted(scope.conversation_ids)) if scope.conversation_ids is not None else None,
+            tuple(sorted(scope.also_conversation_ids)),
+        )
+        if union
+        else None
+    )
+
     # Sources: done, inside the scope, and as the query narrows them.
     statuses = dict(Source.objects.values_list("id", "status"))
     done = {sid for sid, status in statuses.items() if status == Source.Status.DONE}
-    visible = done if scope.source_ids is None else done & scope.source_ids
+    visible = done if folded.source_ids is None else done & folded.source_ids
     for f in parsed.filter_values("source"):
         ids = {int(v) for v in f.values}
         visible = visible - ids if f.negated else visible & ids
-    unrestricted = scope.source_ids is None and not parsed.filter_values("source")
+    unrestricted = folded.source_ids is None and not parsed.filter_values("source")
     if unrestricted and len(done) == len(statuses):
         source_ids: tuple[int, ...] | None = None
     else:
         source_ids = tuple(sorted(visible))
 
     # Conversations.
-    convs: set[int] | None = set(scope.conversation_ids) if scope.conversation_ids is not None else None
+    convs: set[int] | None = set(folded.conversation_ids) if folded.conversation_ids is not None else None
     excluded_convs: set[int] = set()
 
     def narrow(ids: set[int], negated: bool) -> None:
@@ -284,7 +351,7 @@ def _build_plan(parsed: ParsedQuery, scope: SearchScope, tz: str, directory: Par
     hash_platforms = platforms or list(Platform.values)
     senders: set[int] | None = None
     excluded_senders: set[int] = set()
-    scope_convs = tuple(sorted(scope.conversation_ids)) if scope.conversation_ids is not None else None
+    scope_convs = tuple(sorted(folded.conversation_ids)) if folded.conversation_ids is not None else None
 
     def people(f: Filter) -> set[int]:
         out: set[int] = set()
@@ -338,6 +405,7 @@ def _build_plan(parsed: ParsedQuery, scope: SearchScope, tz: str, directory: Par
         kinds=tuple(sorted(kinds)) if kinds is not None else None,
         exclude_kinds=tuple(sorted(excluded_kinds)),
         flags=tuple(flags),
+        scope_any=scope_any,
     )
 
     # Dates.
@@ -565,7 +633,7 @@ def _context(
 ) -> None:
     wanted: dict[int, tuple[list[int], list[int]]] = {}
     for hit in hits:
-        rows = Message.objects.filter(conversation_id=hit.message.conversation_id)
+        rows = Message.objects.filter(scope.message_q(), conversation_id=hit.message.conversation_id)
         if plan.visible_sources is not None:
             rows = rows.filter(source_id__in=plan.visible_sources)
         before = list(rows.filter(id__lt=hit.message.id).order_by("-id").values_list("id", flat=True)[:n])

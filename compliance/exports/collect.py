@@ -4,7 +4,9 @@
 message ids). ``Reader`` opens conversation metadata, participants and attachment metadata,
 and streams a conversation's messages in id order in batches through
 ``archive.reading.open_messages`` (the only decryption path for messages), applying the
-export's redaction as it goes. Only ``done`` sources are exported, as search sees them.
+export's redaction as it goes. Only ``done`` sources are exported, as search sees them, and only
+what the requester's review scope (``accounts.scope.scope_for``) holds: the job's scope is
+intersected with it when the job runs.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import json
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.files.storage import storages
 
@@ -21,6 +23,9 @@ from archive.models import Attachment, Blob, Conversation, Message, Participant,
 from archive.reading import open_messages
 from archive.vault import KeyDestroyed, Vault, get_vault
 from compliance.exports.redact import ExportRedactor
+
+if TYPE_CHECKING:
+    from archive.search.service import SearchScope
 
 BATCH = 1000
 
@@ -89,6 +94,11 @@ class Selection:
     conversation_ids: list[int]
     message_ids: set[int] | None = None  # None: every message of those conversations
     id_ranges: list[tuple[int, int]] = field(default_factory=list)  # [low, high) message ids; [] = all
+    within: SearchScope | None = None  # the requester's review scope; None = no limit
+
+    def rows(self, qs: Any) -> Any:
+        """``qs`` (archive.Message rows) limited to the requester's review scope."""
+        return qs if self.within is None else qs.filter(self.within.message_q())
 
     def wants(self, message_id: int) -> bool:
         if self.message_ids is not None and message_id not in self.message_ids:
@@ -135,7 +145,7 @@ def matter_scope(matter_id: int) -> tuple[set[int] | None, list[tuple[int, int]]
     return (convs if listed else None), ranges, matter_query(matter)
 
 
-def query_message_ids(query: str) -> set[int]:
+def query_message_ids(query: str, within: SearchScope | None = None) -> set[int]:
     from archive.search.service import SearchScope, search
 
     ids: set[int] = set()
@@ -143,7 +153,7 @@ def query_message_ids(query: str) -> set[int]:
     while True:
         result = search(
             query,
-            scope=SearchScope.everything(),
+            scope=within or SearchScope.everything(),
             order="oldest",
             limit=500,
             cursor=cursor,
@@ -163,9 +173,11 @@ def resolve_scope(
     matter_id: int | None = None,
     conversation_ids: Iterable[int] = (),
     data_subject_id: int | None = None,
+    within: SearchScope | None = None,
 ) -> Selection:
     """Every axis given must hold. No axis at all is refused: a production is never 'everything'
-    by accident."""
+    by accident. ``within`` (the requester's review scope) limits every axis: queries run inside
+    it, only conversations with a message in it are chosen, and only its messages are read."""
     sets: list[set[int]] = []
     message_ids: set[int] | None = None
     conversation_ids = [int(c) for c in conversation_ids]
@@ -181,7 +193,7 @@ def resolve_scope(
         # query string would put filters inside parentheses, which the language refuses.
         queries.append(saved.query)
     for text in queries:
-        matched = query_message_ids(text)
+        matched = query_message_ids(text, within)
         message_ids = matched if message_ids is None else message_ids & matched
     if message_ids is not None:
         sets.append(
@@ -197,7 +209,7 @@ def resolve_scope(
         elif not sets and not conversation_ids and data_subject_id is None:
             sets.append(set(Conversation.objects.values_list("id", flat=True)))
         if matter_q:
-            matter_ids = query_message_ids(matter_q)
+            matter_ids = query_message_ids(matter_q, within)
             message_ids = matter_ids if message_ids is None else message_ids & matter_ids
             sets.append(_conversations_of_messages(matter_ids))
     if conversation_ids:
@@ -213,12 +225,11 @@ def resolve_scope(
     if not sets:
         raise ScopeError("an export needs a scope: a query, saved search, matter, conversations or subject")
     chosen = set.intersection(*sets)
-    ordered = list(
-        Conversation.objects.filter(id__in=list(chosen))
-        .order_by("first_message_at", "id")
-        .values_list("id", flat=True)
-    )
-    return Selection(ordered, message_ids, id_ranges)
+    rows = Conversation.objects.filter(id__in=list(chosen))
+    if within is not None:
+        rows = rows.filter(within.covers_conversation_q())
+    ordered = list(rows.order_by("first_message_at", "id").values_list("id", flat=True))
+    return Selection(ordered, message_ids, id_ranges, within)
 
 
 def _conversations_of_messages(ids: set[int]) -> set[int]:
@@ -320,7 +331,9 @@ class Reader:
         """The conversation's messages in scope, oldest first, ``BATCH`` at a time."""
         filtered = self.selection.message_ids is not None or bool(self.selection.id_ranges)
         last = -1
-        base = Message.objects.filter(conversation_id=conv.id, source__status=Source.Status.DONE)
+        base = self.selection.rows(
+            Message.objects.filter(conversation_id=conv.id, source__status=Source.Status.DONE)
+        )
         while True:
             rows = list(
                 base.filter(id__gt=last)
@@ -363,8 +376,10 @@ class Reader:
         """The conversation's attachments in scope, without opening any message body."""
         filtered = self.selection.message_ids is not None or bool(self.selection.id_ranges)
         last = -1
-        base = Message.objects.filter(
-            conversation_id=conv.id, has_attachment=True, source__status=Source.Status.DONE
+        base = self.selection.rows(
+            Message.objects.filter(
+                conversation_id=conv.id, has_attachment=True, source__status=Source.Status.DONE
+            )
         )
         while True:
             ids = list(base.filter(id__gt=last).order_by("id").values_list("id", flat=True)[:BATCH])

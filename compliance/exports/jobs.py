@@ -92,9 +92,13 @@ def request_cancel(job_id: int) -> bool:
 
 
 def _request(job: ExportJob) -> ProductionRequest:
+    from accounts.scope import scope_for
+
     user = job.requested_by
     query = job.query
+    # The production holds only what its requester may read, as their assignments stand when it runs.
     selection = resolve_scope(
+        within=scope_for(user),
         query=query,
         saved_search_id=job.saved_search_id,
         owner=user,

@@ -15,7 +15,8 @@ from typing import Any
 from django.db import transaction
 from django.db.models import Count
 
-from archive.models import DataSubject, Participant
+from archive.models import Conversation, DataSubject, Participant
+from archive.search.service import SearchScope
 from archive.vault import KeyDestroyed, Vault, get_vault
 from compliance.subjects import create_subject
 
@@ -50,8 +51,15 @@ def list_participants(
     with_identity: bool,
     subject_id: int | None = None,
     platform: str | None = None,
+    scope: SearchScope | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
+    """Participants, oldest first; with ``scope`` (a content reader's review scope) only those
+    of the conversations with a message in it."""
     qs = Participant.objects.order_by("id").annotate(conversation_count=Count("conversations"))
+    if scope is not None and not scope.is_everything:
+        covered = Conversation.objects.filter(scope.covers_conversation_q()).values("id")
+        through = Conversation.participants.through.objects.filter(conversation_id__in=covered)
+        qs = qs.filter(id__in=through.values("participant_id"))
     if after is not None:
         qs = qs.filter(id__gt=after)
     if subject_id is not None:

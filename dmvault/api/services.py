@@ -3,6 +3,9 @@
 All message content comes from ``archive.reading.open_messages`` (the only decryption path for
 messages); conversation titles are opened here through the vault. ``search_page`` runs the
 query language through ``archive.search.service``.
+
+Every content read is limited to the reader's review scope (``accounts.scope.scope_for``): what
+lies outside it is not found, and is never counted.
 """
 
 from __future__ import annotations
@@ -11,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import QuerySet
+from django.db.models import Count, Max, Min, QuerySet
 
+from accounts.scope import scope_for
 from archive.models import Conversation, Message, Source
 from archive.reading import OpenedMessage, open_messages
 from archive.search.service import SearchScope, present, search_for
@@ -73,25 +77,39 @@ def _titles(convs: list[Conversation], vault: Vault) -> dict[int, str | None]:
 
 
 def list_conversations(
-    after: int | None, limit: int, *, with_titles: bool
+    after: int | None, limit: int, *, with_titles: bool, scope: SearchScope | None = None
 ) -> tuple[list[dict[str, Any]], int | None]:
+    """Conversations in ``scope`` (``None``: all, for metadata-only readers, who see no titles)."""
     qs: QuerySet[Conversation] = Conversation.objects.order_by("id")
+    if scope is not None:
+        qs = qs.filter(scope.covers_conversation_q())
     if after is not None:
         qs = qs.filter(id__gt=after)
     convs = list(qs[: limit + 1])
     more = len(convs) > limit
     convs = convs[:limit]
     titles = _titles(convs, get_vault()) if with_titles else {}
+    # A scoped reader's sizes and dates count only the messages in scope (one query per page).
+    stats = {c.id: (c.message_count, c.first_message_at, c.last_message_at) for c in convs}
+    if scope is not None and not scope.is_everything and convs:
+        rows = (
+            Message.objects.filter(scope.message_q(), conversation_id__in=[c.id for c in convs])
+            .values("conversation_id")
+            .annotate(n=Count("id"), first=Min("sent_at"), last=Max("sent_at"))
+        )
+        stats = {c.id: (0, None, None) for c in convs}
+        stats.update({r["conversation_id"]: (r["n"], r["first"], r["last"]) for r in rows})
     out = []
     for c in convs:
+        count, first, last_at = stats[c.id]
         item: dict[str, Any] = {
             "id": str(c.id),
             "platform": c.platform,
             "kind": c.kind,
             "labels": c.labels,
-            "message_count": c.message_count,
-            "first_message_at": _iso(c.first_message_at),
-            "last_message_at": _iso(c.last_message_at),
+            "message_count": count,
+            "first_message_at": _iso(first),
+            "last_message_at": _iso(last_at),
         }
         if with_titles:
             item["title"] = titles.get(c.id)
@@ -99,8 +117,9 @@ def list_conversations(
     return out, (convs[-1].id if more else None)
 
 
-def conversation_exists(pk: int) -> bool:
-    return Conversation.objects.filter(pk=pk).exists()
+def conversation_exists(pk: int, *, viewer: Viewer) -> bool:
+    """Whether the conversation exists with at least one message the viewer may read."""
+    return Conversation.objects.filter(scope_for(viewer.user).covers_conversation_q(), pk=pk).exists()
 
 
 # --- messages -------------------------------------------------------------------------------
@@ -138,7 +157,8 @@ def conversation_messages(
     conversation_id: int, after: int | None, limit: int, *, viewer: Viewer
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Oldest first; ``after`` is the last id of the previous page."""
-    qs = Message.objects.filter(conversation_id=conversation_id).order_by("id")
+    qs = Message.objects.filter(scope_for(viewer.user).message_q(), conversation_id=conversation_id)
+    qs = qs.order_by("id")
     if after is not None:
         qs = qs.filter(id__gt=after)
     ids = list(qs.values_list("id", flat=True)[: limit + 1])
@@ -159,10 +179,13 @@ class MessageWithContext:
 
 
 def message_with_context(pk: int, context: int, *, viewer: Viewer) -> MessageWithContext | None:
-    row = Message.objects.filter(pk=pk).values("id", "conversation_id").first()
+    """The message and up to ``context`` messages either side, all within the viewer's scope;
+    ``None`` when the message does not exist or lies outside it."""
+    visible = Message.objects.filter(scope_for(viewer.user).message_q())
+    row = visible.filter(pk=pk).values("id", "conversation_id").first()
     if row is None:
         return None
-    conv = Message.objects.filter(conversation_id=row["conversation_id"])
+    conv = visible.filter(conversation_id=row["conversation_id"])
     before = (
         list(conv.filter(id__lt=pk).order_by("-id").values_list("id", flat=True)[:context])[::-1]
         if context
@@ -186,11 +209,11 @@ def search_page(
     q: str, limit: int, cursor: str | None, *, viewer: Viewer, tz: str = "UTC"
 ) -> tuple[list[dict[str, Any]], str | None]:
     """A page of the query language's matches, newest first, through the one search service
-    (``archive.search.service.search_for``: only sources whose import is done, the viewer's
-    redaction view policy, highlights on the presented text). ``cursor`` is the service's
+    (``archive.search.service.search_for``: only sources whose import is done, within the
+    viewer's review scope, the viewer's redaction view policy, highlights on the presented text). ``cursor`` is the service's
     cursor from the previous page. Raises ``QuerySyntaxError`` and ``InvalidCursor``."""
     result = search_for(
-        viewer, q, scope=SearchScope.everything(), limit=limit, cursor=cursor, tz=tz, count_cap=0
+        viewer, q, scope=scope_for(viewer.user), limit=limit, cursor=cursor, tz=tz, count_cap=0
     )
     items = [
         {**message_dict(h.message), "highlights": [list(span) for span in h.highlights]} for h in result.items

@@ -36,6 +36,7 @@ v1 = [
     path("audit/verify", audit_log.AuditVerifyView.as_view(), name="audit-verify"),
     path("users", users.UserListView.as_view(), name="users"),
     path("users/<int:pk>/tokens", users.UserTokenView.as_view(), name="user-tokens"),
+    path("users/<int:pk>/assignments", users.UserAssignmentsView.as_view(), name="user-assignments"),
     # Import jobs, people, saved searches, labels, keys (issue 7).
     path("sources/<int:pk>/progress", imports.ImportProgressView.as_view(), name="source-progress"),
     path("participants", people.ParticipantListView.as_view(), name="participants"),

@@ -15,16 +15,21 @@ from django.utils.html import escape
 from django.utils.safestring import SafeString, mark_safe
 
 from archive.models import Message
+from archive.search.service import SearchScope
 
 # Okabe-Ito-like palette, darkened for contrast on white (>= 4.5:1 for the legend text).
 PALETTE = ["#0b5cad", "#b34700", "#11755a", "#8a2f8a", "#8a6d00", "#c0362c", "#3d5a80", "#5c5c5c", "#1f7a8c"]
 
 
 def monthly_volume(
-    *, conversation_ids: Iterable[int] | None = None, message_ids: Iterable[int] | None = None
+    *,
+    conversation_ids: Iterable[int] | None = None,
+    message_ids: Iterable[int] | None = None,
+    within: SearchScope | None = None,
 ) -> dict[str, dict[date, int]]:
-    """{platform: {month: count}} for the messages in scope (one GROUP BY query)."""
-    qs = Message.objects.all()
+    """{platform: {month: count}} for the messages in scope (one GROUP BY query); ``within``: only
+    those of a reader's review scope (``accounts.scope``)."""
+    qs = Message.objects.all() if within is None else Message.objects.filter(within.message_q())
     if conversation_ids is not None:
         qs = qs.filter(conversation_id__in=list(conversation_ids))
     if message_ids is not None:

@@ -20,6 +20,7 @@ from django.core.files.storage import storages
 
 from archive.models import Attachment, Blob, Conversation, Message, Participant
 from archive.reading import OpenedMessage
+from archive.search.service import SearchScope
 from archive.vault import KeyDestroyed, Vault, get_vault
 from compliance.engine_models import RedactedMessage
 from compliance.redaction import Redactor
@@ -191,9 +192,11 @@ def attachments_of(message_ids: list[int]) -> dict[int, list[AttachmentInfo]]:
     return out
 
 
-def attachment_bytes(att_id: int) -> tuple[AttachmentInfo, bytes | None] | None:
+def attachment_bytes(att_id: int, *, scope: SearchScope) -> tuple[AttachmentInfo, bytes | None] | None:
+    """An attachment and its decrypted bytes; ``None`` when it does not exist or its message
+    lies outside the reader's review ``scope``."""
     att = Attachment.objects.filter(id=att_id).first()
-    if att is None:
+    if att is None or not Message.objects.filter(scope.message_q(), id=att.message_id).exists():
         return None
     info = attachments_of([att.message_id]).get(att.message_id, [])
     found = next((a for a in info if a.id == att.id), None)

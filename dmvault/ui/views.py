@@ -25,6 +25,7 @@ from django.utils.http import content_disposition_header, url_has_allowed_host_a
 
 from accounts.models import User
 from accounts.roles import REVIEWING_ROLES, Capability
+from accounts.scope import scope_for
 from archive import ingest
 from archive.importers import REGISTRY
 from archive.models import Conversation, DataSubject, Message, Participant, Platform, Source
@@ -328,7 +329,7 @@ class SearchView(UIView):
             result = search_for(
                 Viewer(request.user, active_purpose(request)),
                 q,
-                scope=SearchScope.everything(),
+                scope=scope_for(request.user),
                 order=order,
                 limit=PAGE,
                 cursor=cursor,
@@ -398,7 +399,12 @@ class TimelineView(UIView):
                 raise Refused(400, "A timeline needs a query.", "no_query")
             self.note.query = q
             try:
-                ids = _search_ids(q, request.viewer_tz, cap=20_000)  # type: ignore[attr-defined]
+                ids = search_ids(
+                    q,
+                    scope=scope_for(request.user),
+                    tz=request.viewer_tz,  # type: ignore[attr-defined]
+                    cap=20_000,
+                )
             except (QuerySyntaxError, ValueError) as exc:
                 raise Refused(400, str(exc), "query_syntax") from None
             series = charts.monthly_volume(message_ids=ids)
@@ -411,7 +417,7 @@ class TimelineView(UIView):
             if matter is None:
                 raise Refused(404, "No such matter.", "not_found")
             self.note.target_id = str(matter.id)
-            series = _matter_series(matter, request.viewer_tz)  # type: ignore[attr-defined]
+            series = _matter_series(matter, request.viewer_tz, scope_for(request.user))  # type: ignore[attr-defined]
             title = f"Messages in matter {matter.reference}, per month and platform"
             back = reverse("ui:matter", args=[matter.id])
         else:
@@ -432,8 +438,8 @@ class TimelineView(UIView):
         )
 
 
-def _search_ids(q: str, tz: str, cap: int) -> list[int]:
-    return search_ids(q, scope=SearchScope.everything(), tz=tz, cap=cap)
+def _search_ids(q: str, tz: str, cap: int, scope: SearchScope) -> list[int]:
+    return search_ids(q, scope=scope, tz=tz, cap=cap)
 
 
 def _matter_conversations(matter: Any) -> set[int] | None:
@@ -459,19 +465,20 @@ def _matter_conversations(matter: Any) -> set[int] | None:
     return conv_ids
 
 
-def _matter_series(matter: Any, tz: str) -> dict[str, dict[Any, int]]:
+def _matter_series(matter: Any, tz: str, scope: SearchScope) -> dict[str, dict[Any, int]]:
+    """The matter's messages per month, counting only those of the reader's review ``scope``."""
     from compliance.holds import matter_query
 
     query = matter_query(matter)
     convs = _matter_conversations(matter)
     if query:
-        ids = _search_ids(query, tz, cap=20_000)
+        ids = _search_ids(query, tz, cap=20_000, scope=scope)
         if convs is not None:
             ids = list(
                 Message.objects.filter(id__in=ids, conversation_id__in=convs).values_list("id", flat=True)
             )
         return charts.monthly_volume(message_ids=ids)
-    return charts.monthly_volume(conversation_ids=convs)
+    return charts.monthly_volume(conversation_ids=convs, within=scope)
 
 
 def _subject_series(subject: DataSubject) -> dict[str, dict[Any, int]]:
@@ -507,7 +514,8 @@ class RevealView(UIView):
     section = "search"
 
     def post(self, request: HttpRequest, pk: int, mid: int) -> HttpResponse:
-        if not Message.objects.filter(id=mid, conversation_id=pk).exists():
+        scope = scope_for(request.user)
+        if not Message.objects.filter(scope.message_q(), id=mid, conversation_id=pk).exists():
             raise Refused(404, "No such message in this conversation.", "not_found")
         response = render_thread(self, request, pk, at=mid, reveal={mid})
         self.note.target_id = str(mid)
@@ -517,10 +525,14 @@ class RevealView(UIView):
 def render_thread(
     view: UIView, request: HttpRequest, pk: int, *, at: int | None = None, reveal: set[int] | None = None
 ) -> HttpResponse:
+    # Only the messages of the reader's review scope; a conversation with none of them is not found.
+    scope = scope_for(request.user)
     conv = Conversation.objects.filter(pk=pk).first()
-    if conv is None:
+    if conv is None or not (
+        scope.is_everything or Message.objects.filter(scope.message_q(), conversation_id=pk).exists()
+    ):
         raise Refused(404, "No such conversation.", "not_found")
-    visible = Message.objects.filter(conversation_id=pk, source__status=Source.Status.DONE)
+    visible = Message.objects.filter(scope.message_q(), conversation_id=pk, source__status=Source.Status.DONE)
     after = int_or_none(request.GET.get("after"))
     before = int_or_none(request.GET.get("before"))
     if at is not None:
@@ -582,7 +594,7 @@ class AttachmentView(UIView):
     audit_target_type = "attachment"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        found = content.attachment_bytes(pk)
+        found = content.attachment_bytes(pk, scope=scope_for(request.user))
         if found is None:
             raise Refused(404, "No such attachment.", "not_found")
         info, data = found

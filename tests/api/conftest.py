@@ -40,7 +40,8 @@ def make_persona(name: str, role: str | None) -> Persona:
     client = APIClient(REMOTE_ADDR="10.0.0.7", HTTP_USER_AGENT="pytest-persona")
     if role is None:
         return Persona(name, None, None, client)
-    user = User.objects.create_user(username=name, password=PASSWORD, role=role)
+    # The existing personas keep the whole archive; tests/api/test_review_scope.py narrows them.
+    user = User.objects.create_user(username=name, password=PASSWORD, role=role, whole_archive=True)
     token, raw = ApiToken.issue(user, f"{name} test token")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
     return Persona(name, user, token, client)

@@ -38,6 +38,8 @@ MATRIX: list[tuple[str, str, Any, tuple[int, ...]]] = [
         (403, 403, 201, 403, 403, 401),
     ),
     ("post", "/api/v1/users/{officer}/tokens", {"name": "batch"}, (403, 403, 201, 403, 403, 401)),
+    ("get", "/api/v1/users/{officer}/assignments", None, (403, 403, 200, 403, 403, 401)),
+    ("put", "/api/v1/users/{officer}/assignments", {"whole_archive": True}, (403, 403, 200, 403, 403, 401)),
     ("get", "/api/schema/", None, (200, 200, 200, 200, 200, 401)),
 ]
 CONTENT_READS = {

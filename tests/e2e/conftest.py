@@ -68,7 +68,7 @@ def _clear_cache() -> None:
 
 def make_users() -> dict[str, User]:
     return {
-        name: User.objects.create_user(username=name, password=PASSWORD, role=role)
+        name: User.objects.create_user(username=name, password=PASSWORD, role=role, whole_archive=True)
         for name, role in ROLES.items()
     }
 

@@ -179,7 +179,9 @@ class Command(BaseCommand):
         from dmvault.api.purpose import declare
 
         name = f"bench-officer-{int(time.time())}-{random.randrange(10**6)}"
-        user = User.objects.create_user(username=name, password=None, role=Role.COMPLIANCE_OFFICER)
+        user = User.objects.create_user(
+            username=name, password=None, role=Role.COMPLIANCE_OFFICER, whole_archive=True
+        )
         token, raw = ApiToken.issue(user, "bench_api", days=1)
         declare(
             SimpleNamespace(auth=token, user=user), "BENCH-API", "Throughput benchmark of the audited API"

@@ -55,6 +55,11 @@ class Command(BaseCommand):
             source.summary = summary.as_dict()
             source.save(update_fields=["summary"])
             self.stdout.write(f"demo archive: {summary.messages} messages in {summary.conversations} conversations")
+        # Review scope: the lawyer reads the whole archive; the officer is assigned the demo import
+        # (the same messages today, but through an assignment, as a real deployment would do it).
+        User.objects.filter(username="legal").update(whole_archive=True)
+        officer = User.objects.get(username="officer")
+        officer.assigned_sources.add(*Source.objects.filter(platform="synthetic"))
         self.stdout.write("log in at http://127.0.0.1:8000/ (review UI; /admin/ for configuration, /api/docs/ for the API) as:")
         for role in Role:
             username = role.value.split("_")[0] if role is not Role.COMPLIANCE_OFFICER else "officer"

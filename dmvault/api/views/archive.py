@@ -9,6 +9,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import REVIEWING_ROLES, Capability
+from accounts.scope import scope_for
 from archive.search.query import QuerySyntaxError
 from archive.search.service import InvalidCursor
 from dmvault.api import services
@@ -63,7 +64,8 @@ def _reads_content(request: Request) -> bool:
 
 
 class ConversationListView(AuditedAPIView):
-    """Metadata for every metadata reader; the decrypted title only for content readers."""
+    """Metadata for every metadata reader; the decrypted title only for content readers.
+    Content readers (officers, lawyers) see only the conversations of their review scope."""
 
     capability = Capability.VIEW_METADATA
     audit_action = "conversation.list"
@@ -71,8 +73,10 @@ class ConversationListView(AuditedAPIView):
 
     def get(self, request: Request) -> Response:
         with_titles = _reads_content(request)
+        user: Any = request.user
+        scope = scope_for(user) if user.can(Capability.READ_CONTENT) else None
         items, last = services.list_conversations(
-            _after(request), limit_param(request), with_titles=with_titles
+            _after(request), limit_param(request), with_titles=with_titles, scope=scope
         )
         self.note.result_count = len(items)
         self.note.detail = "with_titles" if with_titles else "metadata_only"
@@ -87,9 +91,9 @@ class ConversationMessagesView(AuditedAPIView):
 
     def get(self, request: Request, pk: int) -> Response:
         after, limit = _after(request), limit_param(request)
-        if not services.conversation_exists(pk):
-            raise NotFound()
         viewer = Viewer(request.user, active_purpose(request))
+        if not services.conversation_exists(pk, viewer=viewer):
+            raise NotFound()
         items, last = services.conversation_messages(pk, after, limit, viewer=viewer)
         self.note.result_count = len(items)
         return Response(page(items, {"after": last} if last else None))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from drf_spectacular.utils import extend_schema
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
@@ -9,6 +11,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Capability
+from accounts.scope import scope_for
 from archive.models import Platform
 from dmvault.api import directory
 from dmvault.api.audit import AuditedAPIView
@@ -41,12 +44,14 @@ class ParticipantListView(AuditedAPIView):
             raise ValidationError({"platform": ["Unknown platform."]})
         subject = _id_param(request, "subject")
         with_identity = _reads_content(request)
+        user: Any = request.user
         items, last = directory.list_participants(
             _after(request),
             limit_param(request),
             with_identity=with_identity,
             subject_id=subject,
             platform=platform,
+            scope=scope_for(user) if user.can(Capability.READ_CONTENT) else None,
         )
         self.note.result_count = len(items)
         self.note.detail = "with_identity" if with_identity else "metadata_only"

@@ -19,6 +19,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from accounts.roles import Capability
+from accounts.scope import scope_for
 from archive.models import Conversation, SavedSearch
 from archive.search import service as search_service
 from archive.search.query import QuerySyntaxError, parse, zone
@@ -138,7 +139,7 @@ class SavedSearchRunView(AuditedAPIView):
             result = search_service.run_saved_search(
                 saved,
                 viewer=Viewer(request.user, active_purpose(request)),
-                scope=search_service.SearchScope.everything(),
+                scope=scope_for(request.user),
                 limit=limit,
                 cursor=cursor,
                 context=context,

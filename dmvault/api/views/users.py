@@ -7,12 +7,13 @@ from typing import Any
 from django.contrib.auth import get_user_model, password_validation
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from accounts import scope
 from accounts.models import ApiToken
 from accounts.roles import PERMISSIONS, Capability, Role
 from dmvault.api.audit import AuditedAPIView
@@ -128,3 +129,79 @@ class UserTokenView(AuditedAPIView):
             },
             status=201,
         )
+
+
+MAX_ID = 2**63 - 1
+
+
+@extend_schema_field({"type": "string", "pattern": "^[0-9]{1,19}$"})
+class IdField(serializers.Field):
+    """A row id given as a string of digits (ids are 64-bit: JSON numbers may lose precision)."""
+
+    def __init__(self, what: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.what = what
+
+    def to_internal_value(self, data: Any) -> int:
+        text = str(data) if isinstance(data, int) and not isinstance(data, bool) else data
+        if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 19:
+            raise serializers.ValidationError(f"A {self.what} id (digits).")
+        value = int(text)
+        if not 0 < value <= MAX_ID:
+            raise serializers.ValidationError(f"No such {self.what}: {value}.")
+        return value
+
+    def to_representation(self, value: Any) -> str:
+        return str(value)
+
+
+class AssignmentsSerializer(serializers.Serializer):
+    whole_archive = serializers.BooleanField(required=False, default=False)
+    source_ids = serializers.ListField(
+        child=IdField("source"), required=False, default=list, max_length=10_000
+    )
+    matter_ids = serializers.ListField(
+        child=IdField("matter"), required=False, default=list, max_length=10_000
+    )
+
+
+class UserAssignmentsView(AuditedAPIView):
+    """A user's review scope (``accounts.scope``): GET shows it, PUT replaces it with
+    ``{"whole_archive": bool, "source_ids": [...], "matter_ids": [...]}`` (unknown ids: 400,
+    nothing changed). Ids only; no content."""
+
+    capability = Capability.ASSIGN_SCOPE
+    audit_action = {"GET": "user.assignments.read", "PUT": "user.assignments.set"}
+    audit_target_type = "user"
+
+    def _user(self, pk: int) -> Any:
+        self.note.target_id = str(pk)
+        user = get_user_model().objects.filter(pk=pk).first()
+        if user is None:
+            raise NotFound()
+        return user
+
+    @extend_schema(responses={200: dict})
+    def get(self, request: Request, pk: int) -> Response:
+        found = scope.assignments_of(self._user(pk))
+        self.note.result_count = len(found["source_ids"]) + len(found["matter_ids"])
+        return Response(found)
+
+    @extend_schema(request=AssignmentsSerializer, responses={200: dict})
+    def put(self, request: Request, pk: int) -> Response:
+        user = self._user(pk)
+        data = AssignmentsSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        v = data.validated_data
+        try:
+            found = scope.set_assignments(
+                user,
+                whole_archive=v["whole_archive"],
+                source_ids=v["source_ids"],
+                matter_ids=v["matter_ids"],
+            )
+        except scope.UnknownIds as exc:
+            raise ValidationError({exc.field: [f"No such id: {', '.join(map(str, exc.ids))}."]}) from None
+        self.note.detail = "whole_archive" if found["whole_archive"] else "assigned"
+        self.note.result_count = len(found["source_ids"]) + len(found["matter_ids"])
+        return Response(found)

@@ -100,4 +100,4 @@ def slack_conversation() -> ParsedConversation:
 
 
 def user(name: str, role: str) -> User:
-    return User.objects.create_user(username=name, password="x" * 20, role=role)
+    return User.objects.create_user(username=name, password="x" * 20, role=role, whole_archive=True)

@@ -128,4 +128,4 @@ def user(db: Any) -> Any:
     from django.contrib.auth import get_user_model
 
     model = get_user_model()
-    return model.objects.create_user(username="counsel", password="x-x-x-x-x-x")  # type: ignore[attr-defined]
+    return model.objects.create_user(username="counsel", password="x-x-x-x-x-x", whole_archive=True)  # type: ignore[attr-defined]

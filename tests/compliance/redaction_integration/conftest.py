@@ -77,7 +77,9 @@ def _stamps(thread: str) -> list[str]:
 
 
 def user(role: Role, name: str | None = None) -> User:
-    return User.objects.create_user(username=name or role.value, password="a long passphrase 42", role=role)
+    return User.objects.create_user(
+        username=name or role.value, password="a long passphrase 42", role=role, whole_archive=True
+    )
 
 
 def purpose_for(u: User, matter: str = "CASE-7") -> Purpose:

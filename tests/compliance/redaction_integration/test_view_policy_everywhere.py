@@ -114,6 +114,15 @@ def test_a_lawyer_sees_what_the_policy_lets_them_and_can_reveal_a_token(personas
     revealed = lawyer.client.post(f"/api/v1/messages/{hit['id']}/reveal", {"token": token}, format="json")
     assert revealed.status_code == 200 and revealed.json()["original"] == EMAIL
 
+    # Once the message is outside the lawyer's review scope, the same token is not found (404,
+    # not 403: nothing confirms the message exists).
+    from accounts.scope import set_assignments
+
+    set_assignments(lawyer.user, whole_archive=False, source_ids=[], matter_ids=[])
+    hidden = lawyer.client.post(f"/api/v1/messages/{hit['id']}/reveal", {"token": token}, format="json")
+    assert hidden.status_code == 404 and EMAIL.encode() not in hidden.content
+    set_assignments(lawyer.user, whole_archive=True, source_ids=[], matter_ids=[])
+
     # Under a matter the policy clears, the same saved search shows the text in the clear.
     declare_purpose(lawyer, "CASE-CLEAR")
     (clear,) = _run(lawyer, saved_id).json()["results"]
