@@ -113,7 +113,9 @@ def _bob() -> Participant:
 
 
 def _officer() -> tuple[User, APIClient]:
-    user = User.objects.create_user(username="officer", password="x" * 20, role="compliance_officer")
+    user = User.objects.create_user(
+        username="officer", password="x" * 20, role="compliance_officer", whole_archive=True
+    )
     _, raw = ApiToken.issue(user, "officer token")
     client = APIClient(REMOTE_ADDR="10.0.0.7")
     client.credentials(HTTP_AUTHORIZATION=f"Bearer {raw}")
