@@ -341,8 +341,10 @@ class _Month:
                 if (need_estimates or narrowing) and len(alt) > 1
                 else list(alt)
             )
+            # The search's own range here, not the month's: month bounds made PostgreSQL
+            # misjudge two-word plans (two-word p95 38 ms instead of 20 at 1M).
             where = ["p0.token = %s", "p0.message_id >= %s", "p0.message_id < %s"]
-            args: list[Any] = [self.token(terms[0]), low, high]
+            args: list[Any] = [self.token(terms[0]), id_range.low, id_range.high]
             for term in terms[1:]:
                 sql, param = self.exists(term)
                 where.append(sql)
