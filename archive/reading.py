@@ -45,7 +45,9 @@ def _as_datetime(value: Any) -> datetime:
     return datetime.fromisoformat(value).replace(tzinfo=UTC)  # SQLite stores UTC text
 
 
-def open_messages(ids: list[int], *, vault: Vault | None = None, keys: KeyCache | None = None) -> list[OpenedMessage]:
+def open_messages(
+    ids: list[int], *, vault: Vault | None = None, keys: KeyCache | None = None
+) -> list[OpenedMessage]:
     """Fetch and decrypt these messages, in the order of ``ids``.
 
     ``keys`` is a per-request cache of unwrapped data keys (absent keys cached as ``None``): a
@@ -97,4 +99,28 @@ def open_messages(ids: list[int], *, vault: Vault | None = None, keys: KeyCache 
             msg.share_url = body.get("u", "")
             msg.call_duration_s = body.get("d")
         out.append(msg)
+    return out
+
+
+def open_attachment_meta(
+    message_ids: list[int], vault: Vault | None = None
+) -> dict[int, list[tuple[dict[str, Any], Any]]]:
+    """Each message's attachments, in order, with their decrypted metadata (name, type): the
+    ``Attachment`` rows paired with what ``attachment.meta`` holds. Attachments whose key is
+    destroyed are left out."""
+    from archive.models import Attachment, Message
+
+    if not message_ids:
+        return {}
+    vault = vault or get_vault()
+    dek_of = dict(Message.objects.filter(id__in=message_ids).values_list("id", "dek_id"))
+    keys = vault.data_keys_for_read(dek_of.values())
+    out: dict[int, list[tuple[dict[str, Any], Any]]] = {}
+    for att in Attachment.objects.filter(message_id__in=message_ids).order_by("message_id", "id"):
+        dek_id = dek_of[att.message_id]
+        try:
+            meta = json.loads(Vault.open(keys.get(dek_id), dek_id, "attachment.meta", att.id, att.meta_ct))
+        except KeyDestroyed:
+            continue
+        out.setdefault(att.message_id, []).append((meta, att))
     return out

@@ -50,7 +50,7 @@ from django.utils import timezone
 
 from accounts.roles import Capability
 from archive.models import Attachment, Conversation, DataKey, DataSubject, Message, Participant
-from archive.reading import OpenedMessage, open_messages
+from archive.reading import OpenedMessage, open_attachment_meta, open_messages
 from archive.vault import KeyDestroyed, Vault, get_vault
 from archive.vault.operations import shred_participants
 from compliance import certificates, purge
@@ -153,19 +153,7 @@ def _attachments_of(
     message_ids: list[int], vault: Vault
 ) -> dict[int, list[tuple[dict[str, str], Attachment]]]:
     """Each message's attachments with their opened metadata (name, type), in order."""
-    if not message_ids:
-        return {}
-    dek_of = dict(Message.objects.filter(id__in=message_ids).values_list("id", "dek_id"))
-    keys = vault.data_keys_for_read(dek_of.values())
-    out: dict[int, list[tuple[dict[str, str], Attachment]]] = {}
-    for att in Attachment.objects.filter(message_id__in=message_ids).order_by("message_id", "id"):
-        dek_id = dek_of[att.message_id]
-        try:
-            meta = json.loads(Vault.open(keys.get(dek_id), dek_id, "attachment.meta", att.id, att.meta_ct))
-        except KeyDestroyed:
-            continue
-        out.setdefault(att.message_id, []).append((meta, att))
-    return out
+    return open_attachment_meta(message_ids, vault)
 
 
 def _blob_bytes(blob_id: int, vault: Vault) -> bytes | None:

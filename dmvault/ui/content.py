@@ -19,7 +19,7 @@ from typing import Any
 from django.core.files.storage import storages
 
 from archive.models import Attachment, Blob, Conversation, Message, Participant
-from archive.reading import OpenedMessage
+from archive.reading import OpenedMessage, open_attachment_meta
 from archive.search.service import SearchScope
 from archive.vault import KeyDestroyed, Vault, get_vault
 from compliance.engine_models import RedactedMessage
@@ -168,18 +168,8 @@ class AttachmentInfo:
 
 
 def attachments_of(message_ids: list[int]) -> dict[int, list[AttachmentInfo]]:
-    if not message_ids:
-        return {}
-    dek_of = dict(Message.objects.filter(id__in=message_ids).values_list("id", "dek_id"))
-    keys = get_vault().data_keys_for_read(dek_of.values())
-    out: dict[int, list[AttachmentInfo]] = {}
-    for att in Attachment.objects.filter(message_id__in=message_ids).order_by("message_id", "id"):
-        dek_id = dek_of[att.message_id]
-        try:
-            meta = json.loads(Vault.open(keys.get(dek_id), dek_id, "attachment.meta", att.id, att.meta_ct))
-        except KeyDestroyed:
-            continue
-        out.setdefault(att.message_id, []).append(
+    return {
+        mid: [
             AttachmentInfo(
                 att.id,
                 att.message_id,
@@ -188,8 +178,10 @@ def attachments_of(message_ids: list[int]) -> dict[int, list[AttachmentInfo]]:
                 att.size,
                 att.blob_id is not None,
             )
-        )
-    return out
+            for meta, att in pairs
+        ]
+        for mid, pairs in open_attachment_meta(message_ids).items()
+    }
 
 
 def attachment_bytes(att_id: int, *, scope: SearchScope) -> tuple[AttachmentInfo, bytes | None] | None:

@@ -1233,16 +1233,18 @@ class ExportView(UIView):
     section = "exports"
 
     def get(self, request: HttpRequest, pk: int) -> HttpResponse:
-        from compliance.exports.models import ExportJob
-
-        job = (
-            ExportJob.objects.select_related("requested_by")
-            .filter(pk=pk, requested_by_id=request.user.pk)
-            .first()
-        )
-        if job is None:
-            raise Refused(404, "No such export.", "not_found")
+        job = _own_export(request, pk)
         return page(self, request, "ui/export.html", _export_ctx(request, job))
+
+
+def _own_export(request: HttpRequest, pk: int) -> Any:
+    """The requester's own production, or a 404 (another user's export is never confirmed)."""
+    from compliance.exports.models import ExportJob
+
+    job = ExportJob.objects.select_related("requested_by").filter(pk=pk, requested_by_id=request.user.pk).first()
+    if job is None:
+        raise Refused(404, "No such export.", "not_found")
+    return job
 
 
 def _export_ctx(request: HttpRequest, job: Any, passphrase: str = "") -> dict[str, Any]:
@@ -1269,15 +1271,8 @@ class ExportPassphraseView(UIView):
 
     def post(self, request: HttpRequest, pk: int) -> HttpResponse:
         from compliance.exports.jobs import PassphraseUnavailable, reveal_passphrase
-        from compliance.exports.models import ExportJob
 
-        job = (
-            ExportJob.objects.select_related("requested_by")
-            .filter(pk=pk, requested_by_id=request.user.pk)
-            .first()
-        )
-        if job is None:
-            raise Refused(404, "No such export of yours.", "not_found")
+        job = _own_export(request, pk)
         self.note.target_id = str(job.id)
         try:
             passphrase = reveal_passphrase(job)
@@ -1317,11 +1312,8 @@ class ExportDownloadView(UIView):
 
     def get(self, request: HttpRequest, pk: int) -> Any:  # a FileResponse (streamed)
         from compliance.exports.jobs import open_result
-        from compliance.exports.models import ExportJob
 
-        job = ExportJob.objects.filter(pk=pk, requested_by_id=request.user.pk).first()
-        if job is None:
-            raise Refused(404, "No such export.", "not_found")
+        job = _own_export(request, pk)
         try:
             stream = open_result(job)
         except ValueError as exc:
