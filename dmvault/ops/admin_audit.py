@@ -50,7 +50,7 @@ SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 
 
 class _Broken(Exception):
-    pass
+    """Raised inside the request's transaction to roll the view's writes back."""
 
 
 class AdminAuditMiddleware:

@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 import pytest
 from django.core.management import call_command
 from django.db import connection
-from engine_world import ALICE_TEXT, BOB_SECRET, CAROL_TEXT, msg, whatsapp_conversation
+from engine_world import ALICE_TEXT, BOB_SECRET, CAROL_TEXT, all_table_bytes, msg, whatsapp_conversation
 
 from archive import index
 from archive.importers.base import ParsedAttachment
@@ -39,17 +39,6 @@ BOB_NEEDLES = [b"Zanzibarquokka", b"rendezvous", b"5550123", b"Bartholomew", b"b
 
 def _bob_ids(world) -> list[int]:
     return sorted(Message.objects.filter(sender_id=world.bob_participant).values_list("id", flat=True))
-
-
-def _all_table_bytes() -> bytes:
-    out = []
-    with connection.cursor() as cur:
-        for table in connection.introspection.table_names(cur):
-            cur.execute(f"SELECT * FROM {table}")
-            for row in cur.fetchall():
-                out.append(repr(row).encode())
-                out.extend(bytes(c) for c in row if isinstance(c, (bytes, memoryview)))
-    return b"\n".join(out)
 
 
 def _postings(mid: int) -> int:
@@ -183,7 +172,7 @@ def test_after_erasure_nothing_of_the_subject_can_be_read_back(
     with zipfile.ZipFile(out) as zf:
         package = b"".join(zf.read(n) for n in zf.namelist())
     # the raw tables (and no plaintext anywhere), and the blob store
-    raw = _all_table_bytes()
+    raw = all_table_bytes()
     for needle in BOB_NEEDLES:
         assert needle not in package, needle
         assert needle not in raw, needle

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from engine_world import all_table_bytes
 from rest_framework.test import APIClient
 
 from accounts.models import ApiToken, User
@@ -126,17 +126,6 @@ def _officer() -> tuple[User, APIClient]:
     return user, client
 
 
-def _raw_tables() -> bytes:
-    out = []
-    with connection.cursor() as cur:
-        for table in connection.introspection.table_names(cur):
-            cur.execute(f"SELECT * FROM {table}")
-            for row in cur.fetchall():
-                out.append(repr(row).encode())
-                out.extend(bytes(c) for c in row if isinstance(c, (bytes, memoryview)))
-    return b"\n".join(out)
-
-
 def test_a_reimport_after_erasure_brings_nothing_of_the_subject_back(tmp_path: Path) -> None:
     cache.clear()
     export = _export(tmp_path / "result.json")
@@ -182,7 +171,7 @@ def test_a_reimport_after_erasure_brings_nothing_of_the_subject_back(tmp_path: P
     produced = "\n".join(all_text(path).values()).encode()
     assert b"Heliotrope" in produced
     # and the raw tables
-    raw = _raw_tables()
+    raw = all_table_bytes()
     for needle in BOB_NEEDLES:
         assert needle not in everything, needle
         assert needle not in produced, needle
@@ -197,7 +186,7 @@ def test_a_reimport_after_erasure_brings_nothing_of_the_subject_back(tmp_path: P
     opened = open_messages(list(Message.objects.values_list("id", flat=True)))
     assert "Heliotrope encore" in [m.text for m in opened]
     assert all(not m.reactions for m in opened)
-    raw = _raw_tables()
+    raw = all_table_bytes()
     for needle in BOB_NEEDLES:
         assert needle not in raw, needle
 
