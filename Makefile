@@ -18,7 +18,9 @@ $(VENV)/.installed: pyproject.toml
 	$(PIP) install --quiet -e '.[dev]'
 	touch $@
 
+# The compiled redaction core: a no-op when it is current (compliance/redaction/build_core.py).
 install: $(VENV)/.installed
+	$(PY) -m compliance.redaction.build_core
 
 demo: install
 	DMVAULT_ENV=demo DMVAULT_DATA_DIR=$(DEMO_DIR) $(PY) manage.py migrate --noinput -v0
@@ -48,4 +50,4 @@ bench-pg: install
 	DATABASE_URL=postgres://postgres@127.0.0.1:5432/dmvault_bench DMVAULT_DATA_DIR=$(BENCH_DIR)-pg $(PY) manage.py bench search --messages $(BENCH_MESSAGES)
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var build compliance/redaction/detectors.*.so compliance/redaction/detectors.core-sha256 .pytest_cache .mypy_cache .ruff_cache

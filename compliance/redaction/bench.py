@@ -7,6 +7,7 @@ Two mixes, one JSON line each (``python -m compliance.redaction.bench CORPUS``):
   (:meth:`archive.synthetic.Generator.sentence`, about 5% of which carry PII) with corpus
   texts spliced in at ``corpus_share`` (5% by default).
 
+``core`` says which detector core ran: "compiled" (built by ``make install``) or why not.
 Rates are messages per second of CPU time (``time.process_time``, best round: the machine
 may be shared) and, for reference, of wall-clock time.
 """
@@ -18,6 +19,7 @@ import random
 import time
 from collections.abc import Iterator, Sequence
 
+from . import core
 from .detectors import Redactor
 
 
@@ -76,6 +78,7 @@ def summarize(mix: str, rows: Sequence[dict]) -> dict:
     best = min(rows, key=lambda r: r["cpu_s"])
     return {
         "mix": mix,
+        "core": core.STATUS.reason,
         "messages": best["messages"],
         "cpu_s": best["cpu_s"],
         "wall_s": best["wall_s"],
