@@ -94,6 +94,6 @@ def load() -> ModuleType:
     STATUS = status()
     if STATUS.compiled:
         return importlib.import_module(MODULE)
-    if STATUS.extension is not None:
+    if STATUS.reason.startswith("stale"):
         log.warning("redaction core: using plain Python (%s); run 'make install' to rebuild", STATUS.reason)
     return load_python_core()

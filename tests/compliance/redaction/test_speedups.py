@@ -271,3 +271,74 @@ def test_resolve_overlaps_fast_path_equals_full_resolution():
             a = rnd.randint(0, 30)
             fs.append(Finding(a, a + rnd.randint(-1, 10), rnd.choice(types), "d", rnd.choice([0.6, 0.9])))
         assert resolve_overlaps(fs) == _resolve_ref(fs), fs
+
+
+# ----------------------------------------------------------------- phone pre-filter
+
+_OTHER_REGIONS = ("AR", "JP", "CN", "RU", "ZA", "NG", "SE", "PL", "TR", "KR", "SG", "NZ", "IL", "AE", "SA")
+_HEADS = ["", "0", "00", "1", "011", "01", "0049", "49", "44", "33", "34", "351", "55", "91", "39", "31"]
+_HEADS += ["52", "61", "353", "41", "43", "32", "54", "9", "15", "07", "06", "02", "03", "04", "08", "09"]
+
+
+def _phone_valid_uncached(digits, region):
+    return D._phone_valid.__wrapped__(digits, region)
+
+
+def test_phone_prefilter_never_rejects_what_phonenumbers_accepts_on_random_digits():
+    rnd = random.Random(20261128)
+    regions = D.DEFAULT_REGIONS + _OTHER_REGIONS
+    rejected = accepted = 0
+    for _ in range(6000):
+        head = rnd.choice(_HEADS)
+        digits = head + "".join(
+            rnd.choice("0123456789") for _ in range(rnd.randint(7 - len(head), 15 - len(head)))
+        )
+        region = rnd.choice(regions)
+        valid = _phone_valid_uncached(digits, region)
+        accepted += valid
+        if not D._phone_possible(digits, region):
+            rejected += 1
+            assert not valid, (digits, region)
+    assert accepted > 400  # the sample holds real numbers of many regions
+    assert rejected > 4000  # and the filter spares most parses
+
+
+def test_phone_prefilter_passes_every_regions_example_numbers():
+    import phonenumbers
+    from phonenumbers import PhoneNumberFormat
+
+    for region in sorted(phonenumbers.SUPPORTED_REGIONS):
+        for name in D._MOBILE_LIKE_DESCS:
+            example = phonenumbers.example_number_for_type(
+                region, getattr(phonenumbers.PhoneNumberType, name.upper())
+            )
+            if example is None:
+                continue
+            for fmt in (PhoneNumberFormat.NATIONAL, PhoneNumberFormat.E164):
+                digits = "".join(c for c in phonenumbers.format_number(example, fmt) if c.isdigit())
+                for hint in (region, *D.DEFAULT_REGIONS[:6]):
+                    if _phone_valid_uncached(digits, hint):
+                        assert D._phone_possible(digits, hint), (region, name, digits, hint)
+
+
+def test_phone_type_check_alone_equals_validity_plus_type():
+    import phonenumbers
+
+    rnd = random.Random(7)
+    regions = (*D.DEFAULT_REGIONS, *_OTHER_REGIONS, None)
+    agreed = valid = 0
+    for _ in range(4000):
+        head = rnd.choice(_HEADS)
+        digits = head + "".join(
+            rnd.choice("0123456789") for _ in range(rnd.randint(7 - len(head), 15 - len(head)))
+        )
+        region = rnd.choice(regions)
+        text = digits if region else "+" + digits
+        try:
+            num = phonenumbers.parse(text, region)
+            expected = phonenumbers.is_valid_number(num) and phonenumbers.number_type(num) in D._MOBILE_LIKE
+        except phonenumbers.NumberParseException:
+            expected = False
+        valid += expected
+        agreed += _phone_valid_uncached(text, region) == expected
+    assert valid > 300 and agreed == 4000
