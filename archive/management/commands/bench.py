@@ -121,6 +121,11 @@ class Command(BaseCommand):
         parser.add_argument("--queries", type=int, default=300)
         parser.add_argument("--seed", type=int, default=7)
         parser.add_argument("--workers", type=int, default=settings.DMVAULT_WRITE_WORKERS)
+        parser.add_argument(
+            "--redact-at-ingest",
+            action="store_true",
+            help="ingest: the source gets a redaction policy applied at ingest (labels, every detector)",
+        )
 
     def emit(self, **fields: Any) -> None:
         fields.setdefault("database", connection.vendor)
@@ -128,13 +133,21 @@ class Command(BaseCommand):
         self.stdout.flush()
 
     def handle(
-        self, *args: Any, what: str, messages: int, queries: int, seed: int, workers: int, **options: Any
+        self,
+        *args: Any,
+        what: str,
+        messages: int,
+        queries: int,
+        seed: int,
+        workers: int,
+        redact_at_ingest: bool = False,
+        **options: Any,
     ) -> None:
         # Debug mode keeps every query's SQL in memory; a benchmark must not measure that.
         settings.DEBUG = False
         connection.force_debug_cursor = False
         if what == "ingest":
-            self.ingest(messages, workers)
+            self.ingest(messages, workers, redact_at_ingest)
             return
         gen = Generator(seed=seed)
         have = Message.objects.count()
@@ -192,10 +205,11 @@ class Command(BaseCommand):
             peak_total_rss_mb=tree.peak_mb,
         )
 
-    def ingest(self, count: int, workers: int) -> None:
+    def ingest(self, count: int, workers: int, redact_at_ingest: bool = False) -> None:
         """End to end: a synthetic Telegram Desktop export (a real platform format, one JSON file
         streamed by ijson) through receive (hash + seal as evidence), detection, parsing and
-        the writer."""
+        the writer; with ``redact_at_ingest``, every message is also redacted irreversibly by
+        the writers before it is sealed (the synthetic chat carries PII in about 5% of lines)."""
         from django.conf import settings as dj
 
         from archive import ingest
@@ -212,6 +226,11 @@ class Command(BaseCommand):
         dj.DMVAULT_WRITE_WORKERS = workers
         started = time.perf_counter()
         source = ingest.receive_path(export)
+        if redact_at_ingest:
+            from compliance.redaction_models import RedactionPolicy, SourceRedaction
+
+            policy = RedactionPolicy.objects.create(name=f"bench-ingest-{source.id}", apply_at_ingest=True)
+            SourceRedaction.objects.create(source=source, policy=policy)
         received = time.perf_counter()
         with TreeRss() as tree:
             source = ingest.run(source.id)
@@ -219,6 +238,7 @@ class Command(BaseCommand):
         export.unlink()
         self.emit(
             bench="ingest",
+            redact_at_ingest=redact_at_ingest,
             platform=source.summary.get("platform"),
             messages=source.summary.get("messages"),
             workers=workers,
