@@ -115,6 +115,31 @@ def _scan_any(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> bool
     return False
 
 
+def _run_triples(
+    text: str, runs: list[tuple[int, int]], seps: str, first: int, middle: int, last: int
+) -> bool:
+    """Whether three digit runs follow each other with one character of ``seps`` between each,
+    the first at least ``first`` digits long, the middle one at most ``middle`` (and, when
+    ``middle`` is negative, exactly ``-middle``) and the last at least ``last``: a loop over
+    the pre-pass's runs instead of a regex scan of the text."""
+    for i in range(len(runs) - 2):
+        s0, e0 = runs[i]
+        s1, e1 = runs[i + 1]
+        if s1 != e0 + 1 or e0 - s0 < first or text[e0] not in seps:
+            continue
+        size = e1 - s1
+        if (size > middle if middle > 0 else size != -middle) or text[e1] not in seps:
+            continue
+        s2, e2 = runs[i + 2]
+        if s2 == e1 + 1 and e2 - s2 >= last:
+            return True
+    return False
+
+
+def _is_word_char(c: str) -> bool:
+    return c.isalnum() or c == "_"  # (== re's Unicode \w for one character)
+
+
 def _ctx_before(lower: str, start: int, n: int = 40) -> str:
     return lower[max(0, start - n) : start]
 
@@ -703,7 +728,14 @@ _NID_RULES = [
 _NID_ALL_WORDS = tuple(sorted({w for _rx, _n, ws in _NID_RULES if ws for w in ws}))
 _NID_ANY = _anyof_rare(_NID_ALL_WORDS)
 _NID_WORDS_ANY = {ws: _anyof(ws) for _rx, _n, ws in _NID_RULES if ws}
-_NID_CF_GATE = re.compile(r"\d\d[A-Za-z]\d\d[A-Za-z]\d\d\d")
+_NID_CF_GATE = re.compile(r"\d\d[A-Za-z]\d\d[A-Za-z]\d\d\d")  # (the runs form below is used)
+_ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _nid_cf_possible(text: str, runs: list[tuple[int, int]]) -> bool:
+    """``_NID_CF_GATE.search(text) is not None``: runs of >= 2, exactly 2 and >= 3 digits,
+    each pair one ASCII letter apart."""
+    return _run_triples(text, runs, _ASCII_LETTERS, 2, -2, 3)
 
 
 def _nid_valid(name: str, val: str) -> bool:
@@ -722,7 +754,7 @@ def detect_national_id(text, lower, ctx, pre=None, out=None):
         pre = prepass(text)
     any_ctx = _NID_ANY(lower) is not None
     # (the gate's digits are runs one letter apart: one number window holds a match)
-    if not any_ctx and not _scan_any(_NID_CF_GATE, text, pre, 7):
+    if not any_ctx and not _nid_cf_possible(text, pre[0]):
         return out
     if _VALIDATORS is None:
         _VALIDATORS = _stdnum_validators()
@@ -837,12 +869,14 @@ _TRUNK_ZERO = {
 
 # The number types of _MOBILE_LIKE: a valid number of one of them matches that type's pattern.
 _MOBILE_LIKE_DESCS = ("fixed_line", "mobile", "voip", "personal_number", "pager", "uan", "toll_free")
-_REGION_FILTERS: dict[str, tuple[re.Pattern[str], str, tuple, re.Pattern[str] | None] | None] = {}
+_RegionFilter = tuple[re.Pattern[str], str, tuple, re.Pattern[str] | None, frozenset[int]]
+_REGION_FILTERS: dict[str, _RegionFilter | None] = {}
 
 
-def _region_filter(region: str) -> tuple[re.Pattern[str], str, tuple, re.Pattern[str] | None] | None:
+def _region_filter(region: str) -> _RegionFilter | None:
     """(international prefix, country code, metadata that may strip a national prefix, one
-    pattern for every mobile-like number of the country code), from phonenumbers' metadata."""
+    pattern for every mobile-like number of the country code, and their possible lengths),
+    from phonenumbers' metadata."""
     if region in _REGION_FILTERS:
         return _REGION_FILTERS[region]
     meta = PhoneMetadata.metadata_for_region(region)
@@ -850,16 +884,28 @@ def _region_filter(region: str) -> tuple[re.Pattern[str], str, tuple, re.Pattern
     if meta is not None and meta.international_prefix and meta.country_code is not None:
         cc = meta.country_code
         patterns = []
+        lengths: set[int] | None = set()
         for r in COUNTRY_CODE_TO_REGION_CODE.get(cc, ()):
             m = PhoneMetadata.metadata_for_region(r)
             for name in _MOBILE_LIKE_DESCS if m is not None else ():
                 desc = getattr(m, name)
-                if desc is not None and desc.national_number_pattern:
-                    patterns.append("(?:" + desc.national_number_pattern + ")")
+                if desc is None or not desc.national_number_pattern or -1 in desc.possible_length:
+                    continue  # (-1: the region has no numbers of this type)
+                patterns.append("(?:" + desc.national_number_pattern + ")")
+                if not desc.possible_length:
+                    lengths = None  # no length rule: any length may match the pattern
+                elif lengths is not None:
+                    lengths.update(desc.possible_length)
         main = PhoneMetadata.metadata_for_region(phonenumbers.region_code_for_country_code(cc))
         strippers = tuple({id(x): x for x in (meta, main) if x is not None}.values())
         mobile_like = re.compile("|".join(patterns)) if patterns else None
-        found = (re.compile(meta.international_prefix), str(cc), strippers, mobile_like)
+        found = (
+            re.compile(meta.international_prefix),
+            str(cc),
+            strippers,
+            mobile_like,
+            frozenset(range(20)) if lengths is None else frozenset(lengths),
+        )
     _REGION_FILTERS[region] = found
     return found
 
@@ -873,13 +919,14 @@ def _phone_possible(digits: str, region: str) -> bool:
     follow: no filter), parsing keeps the region's country code, and the national number it
     validates is the digits with, optionally, the country code and then national prefixes
     stripped (by the region's or the country code's main region's rules). A valid mobile-like
-    number fully matches one of its country code's mobile-like type patterns, so if no such
+    number has one of its type's possible lengths and fully matches one of its country code's
+    mobile-like type patterns, so if no such
     strip of the digits does, parsing cannot yield one. (Exactness is tested against
     phonenumbers on random digits and every region's example numbers.)"""
     found = _region_filter(region)
     if found is None:
         return True
-    idd, cc, strippers, mobile_like = found
+    idd, cc, strippers, mobile_like, lengths = found
     if idd.match(digits) is not None:
         return True
     if mobile_like is None:
@@ -891,7 +938,7 @@ def _phone_possible(digits: str, region: str) -> bool:
         if number in seen:
             continue
         seen.add(number)
-        if mobile_like.fullmatch(number) is not None:
+        if len(number) in lengths and mobile_like.fullmatch(number) is not None:
             return True
         for meta in strippers:
             stripped = _strip_national_prefix(number, meta)[1]
@@ -1576,7 +1623,19 @@ _DOB_WORDS = FuzzyLexicon(
 )
 
 
-_DATE_CHEAP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|(?:19|20)\d\d\b")
+_DATE_CHEAP = re.compile(r"\d{1,4}[./-]\d{1,2}[./-]\d{2,4}|(?:19|20)\d\d\b")  # (the runs form below is used)
+
+
+def _date_possible(text: str, runs: list[tuple[int, int]]) -> bool:
+    """``_DATE_CHEAP.search(text) is not None``: a run ending in 19dd or 20dd that no word
+    character follows, or runs of >= 1, 1-2 and >= 2 digits one [./-] apart."""
+    n = len(text)
+    for s, e in runs:
+        if e - s >= 4 and text[e - 4 : e - 2] in ("19", "20") and (e == n or not _is_word_char(text[e])):
+            return True
+    return _run_triples(text, runs, "./-", 1, 2, 2)
+
+
 _DOB_BREAK = re.compile(r"[.!?\n]\s|\d")
 # one substring of every alternative of _DOB_CTX
 _DOB_GATES = (
@@ -1608,7 +1667,7 @@ def detect_dob(text, lower, ctx, pre=None, out=None):
     # every date form holds "d[./-]d[./-]d" or a 19xx/20xx year: a cheap necessary condition
     if pre is None:
         pre = prepass(text)
-    if not _scan_any(_DATE_CHEAP, text, pre, 2):
+    if not _date_possible(text, pre[0]):
         return out
     if _DOB_ANY(lower) is not None:
         ends = [m.end() for m in _anchored(_DOB_CTX_LOWER, lower, _positions(lower, _DOB_STARTS))]

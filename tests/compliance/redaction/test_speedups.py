@@ -342,3 +342,24 @@ def test_phone_type_check_alone_equals_validity_plus_type():
         valid += expected
         agreed += _phone_valid_uncached(text, region) == expected
     assert valid > 300 and agreed == 4000
+
+
+def test_gates_from_digit_runs_equal_their_regexes():
+    # dates, years and Italian tax-code shapes, with separators, letters, Unicode digits and word
+    # characters around them: the run-based gates must answer exactly as the regex scans
+    rnd = random.Random(11)
+    alphabet = "0123456789" * 4 + "./-" * 3 + "aZx_ é٣" + "19" * 3 + "20" * 3
+    pieces = ["1990", "2024", "12.03.1988", "3/4/90", "RSSMRA85T10A562S", "85T10A562", "2019x", "1999_"]
+    checked = hits = 0
+    for _ in range(20000):
+        text = "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 24)))
+        if rnd.random() < 0.3:
+            text += rnd.choice(pieces) + "".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 3)))
+        runs = D.prepass(text)[0]
+        date = D._DATE_CHEAP.search(text) is not None
+        cf = D._NID_CF_GATE.search(text) is not None
+        assert D._date_possible(text, runs) == date, text
+        assert D._nid_cf_possible(text, runs) == cf, text
+        checked += 1
+        hits += date + cf
+    assert checked == 20000 and hits > 2000
