@@ -37,14 +37,20 @@ from archive.importers.base import (
 )
 
 _JSON_ERRORS: tuple[type[BaseException], ...] = (ijson.JSONError, UnicodeDecodeError, ValueError)
-_PKG_CHANNEL = re.compile(r"^(?P<root>(?:.*/)?)messages/c?(?P<id>\d+)/(?P<file>channel\.json|messages\.csv|messages\.json)$", re.I)
+_PKG_CHANNEL = re.compile(
+    r"^(?P<root>(?:.*/)?)messages/c?(?P<id>\d+)/(?P<file>channel\.json|messages\.csv|messages\.json)$", re.I
+)
 MAX_FIELD = 1024 * 1024
 
 # DCE channel types; anything else (GuildTextChat, GuildNewsThread, ...) is a server channel.
 _DCE_KINDS = {"DirectTextChat": ConversationKind.DIRECT, "DirectGroupTextChat": ConversationKind.GROUP}
 # Package channel.json "type": Discord API channel types (1 = DM, 3 = group DM).
-_API_KINDS: dict[int | str, ConversationKind] = {1: ConversationKind.DIRECT, 3: ConversationKind.GROUP, "DM": ConversationKind.DIRECT,
-              "GROUP_DM": ConversationKind.GROUP}
+_API_KINDS: dict[int | str, ConversationKind] = {
+    1: ConversationKind.DIRECT,
+    3: ConversationKind.GROUP,
+    "DM": ConversationKind.DIRECT,
+    "GROUP_DM": ConversationKind.GROUP,
+}
 _TEXT_TYPES = {"Default", "Reply", "ThreadStarterMessage", "ChatInputCommand", "ContextMenuCommand", ""}
 
 
@@ -112,12 +118,20 @@ class DiscordImporter:
 
     def completeness(self) -> list[CompletenessNote]:
         return [
-            CompletenessNote("owner-only", "A Discord data package holds only the owner's own messages; the "
-                             "other side of every conversation is missing."),
-            CompletenessNote("attachments-links", "Attachments are CDN links unless DiscordChatExporter "
-                             "downloaded the assets."),
-            CompletenessNote("reaction-counts", "Older DiscordChatExporter files give reaction counts without "
-                             "who reacted; those reactions cannot be attributed and are not imported."),
+            CompletenessNote(
+                "owner-only",
+                "A Discord data package holds only the owner's own messages; the "
+                "other side of every conversation is missing.",
+            ),
+            CompletenessNote(
+                "attachments-links",
+                "Attachments are CDN links unless DiscordChatExporter downloaded the assets.",
+            ),
+            CompletenessNote(
+                "reaction-counts",
+                "Older DiscordChatExporter files give reaction counts without "
+                "who reacted; those reactions cannot be attributed and are not imported.",
+            ),
             CompletenessNote("no-edit-history", "Edited messages keep only their latest text."),
         ]
 
@@ -161,12 +175,17 @@ class DiscordImporter:
                     )
             index_member = lower.get(f"{root}messages/index.json".lower())
             if index_member:
-                labels.update({str(k): str(v) for k, v in _dict(_read_json(export, index_member)).items() if v})
+                labels.update(
+                    {str(k): str(v) for k, v in _dict(_read_json(export, index_member)).items() if v}
+                )
         for (_root, channel_id), files in sorted(package.items()):
             channel = _dict(_read_json(export, files["channel.json"])) if "channel.json" in files else {}
             api_type = channel.get("type")
-            kind = _API_KINDS.get(api_type, ConversationKind.CHANNEL) if isinstance(api_type, int | str) else (
-                ConversationKind.CHANNEL)
+            kind = (
+                _API_KINDS.get(api_type, ConversationKind.CHANNEL)
+                if isinstance(api_type, int | str)
+                else (ConversationKind.CHANNEL)
+            )
             people = [owner]
             for rid in _list(channel.get("recipients")):
                 rid_text = str(rid.get("id") if isinstance(rid, dict) else rid)
@@ -175,7 +194,9 @@ class DiscordImporter:
             guild = _dict(channel.get("guild"))
             title = labels.get(channel_id) or str(channel.get("name") or "")
             if not title:
-                title = f"{channel.get('name', '')} in {guild.get('name')}" if guild.get("name") else channel_id
+                title = (
+                    f"{channel.get('name', '')} in {guild.get('name')}" if guild.get("name") else channel_id
+                )
             if "messages.json" in files:
                 rows = self._package_json(export, files["messages.json"], owner.platform_id)
             elif "messages.csv" in files:
@@ -193,7 +214,14 @@ class DiscordImporter:
             )
 
     def _package_message(
-        self, index: int, msg_id: Any, timestamp: Any, contents: Any, attachments: Any, owner_id: str, file: str
+        self,
+        index: int,
+        msg_id: Any,
+        timestamp: Any,
+        contents: Any,
+        attachments: Any,
+        owner_id: str,
+        file: str,
     ) -> tuple[datetime, int, ParsedMessage]:
         sent_at = _parse_iso(timestamp, file)
         message = ParsedMessage(
@@ -211,20 +239,32 @@ class DiscordImporter:
             message.kind = MessageKind.MEDIA
         return sent_at, index, message
 
-    def _package_json(self, export: ExportTreeLike, member: str, owner_id: str) -> list[tuple[datetime, int, ParsedMessage]]:
+    def _package_json(
+        self, export: ExportTreeLike, member: str, owner_id: str
+    ) -> list[tuple[datetime, int, ParsedMessage]]:
         rows = []
         try:
             with export.open(member) as fh:
                 for index, raw in enumerate(ijson.items(fh, "item", use_float=True)):
                     raw = _dict(raw)
-                    rows.append(self._package_message(
-                        index, raw.get("ID"), raw.get("Timestamp"), raw.get("Contents"), raw.get("Attachments"),
-                        owner_id, member))
+                    rows.append(
+                        self._package_message(
+                            index,
+                            raw.get("ID"),
+                            raw.get("Timestamp"),
+                            raw.get("Contents"),
+                            raw.get("Attachments"),
+                            owner_id,
+                            member,
+                        )
+                    )
         except _JSON_ERRORS as exc:
             raise ExportError(f"malformed JSON ({type(exc).__name__})", file=member) from None
         return rows
 
-    def _package_csv(self, export: ExportTreeLike, member: str, owner_id: str) -> list[tuple[datetime, int, ParsedMessage]]:
+    def _package_csv(
+        self, export: ExportTreeLike, member: str, owner_id: str
+    ) -> list[tuple[datetime, int, ParsedMessage]]:
         rows: list[tuple[datetime, int, ParsedMessage]] = []
         csv.field_size_limit(MAX_FIELD)
         text = io.TextIOWrapper(export.open(member), encoding="utf-8-sig", newline="")
@@ -246,15 +286,25 @@ class DiscordImporter:
                     if not any(row):
                         continue
                     try:
-                        rows.append(self._package_message(
-                            index, get(row, "id"), get(row, "timestamp"), get(row, "contents"),
-                            get(row, "attachments"), owner_id, member))
+                        rows.append(
+                            self._package_message(
+                                index,
+                                get(row, "id"),
+                                get(row, "timestamp"),
+                                get(row, "contents"),
+                                get(row, "attachments"),
+                                owner_id,
+                                member,
+                            )
+                        )
                     except ExportError as exc:
                         raise ExportError("unreadable Timestamp", file=member, line=reader.line_num) from exc
         except csv.Error as exc:
             raise ExportError(f"malformed CSV ({exc})", file=member, line=reader.line_num) from None
         except UnicodeDecodeError:
-            raise ExportError("messages.csv is not valid UTF-8", file=member, line=reader.line_num + 1) from None
+            raise ExportError(
+                "messages.csv is not valid UTF-8", file=member, line=reader.line_num + 1
+            ) from None
         return rows
 
     # -- DiscordChatExporter JSON ----------------------------------------------------------
@@ -281,7 +331,9 @@ class DiscordImporter:
                         raw = _dict(_build(event, value, events))
                         if names is None:
                             names = set(export.names())
-                        rows.append(self._dce_message(raw, len(rows), people, owner_hint, export, base, names, member))
+                        rows.append(
+                            self._dce_message(raw, len(rows), people, owner_hint, export, base, names, member)
+                        )
         except _JSON_ERRORS as exc:
             raise ExportError(f"malformed JSON ({type(exc).__name__})", file=member) from None
         except StopIteration:
@@ -291,7 +343,9 @@ class DiscordImporter:
         rows.sort(key=lambda r: (r[0], r[1]))
         kind = _DCE_KINDS.get(str(channel.get("type", "")), ConversationKind.CHANNEL)
         name = str(channel.get("name") or channel.get("id") or PurePosixPath(member).stem)
-        title = name if kind != ConversationKind.CHANNEL or not guild.get("name") else f"{guild['name']} / {name}"
+        title = (
+            name if kind != ConversationKind.CHANNEL or not guild.get("name") else f"{guild['name']} / {name}"
+        )
         yield ParsedConversation(
             platform=self.platform,
             thread_id=str(channel.get("id") or PurePosixPath(member).stem),
@@ -374,8 +428,11 @@ class DiscordImporter:
             message.kind = MessageKind.STICKER
             for sticker in stickers:
                 sticker = _dict(sticker)
-                message.attachments.append(ParsedAttachment(name=str(sticker.get("name") or ""),
-                                                            uri=str(sticker.get("sourceUrl") or "")))
+                message.attachments.append(
+                    ParsedAttachment(
+                        name=str(sticker.get("name") or ""), uri=str(sticker.get("sourceUrl") or "")
+                    )
+                )
         elif message.attachments and not message.text and message.kind == MessageKind.TEXT:
             message.kind = MessageKind.MEDIA
         return sent_at, index, message

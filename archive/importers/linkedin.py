@@ -248,8 +248,9 @@ def _merge_names(threads: dict[str, _Thread]) -> None:
         for pid, person in thread.people.items():
             if pid == person.display_name and pid in url_of:
                 renamed[pid] = url_of[pid]
-                merged.setdefault(url_of[pid], ParsedParticipant(url_of[pid], person.display_name,
-                                                                 _handle(url_of[pid])))
+                merged.setdefault(
+                    url_of[pid], ParsedParticipant(url_of[pid], person.display_name, _handle(url_of[pid]))
+                )
             else:
                 merged.setdefault(pid, person)
         thread.people = merged

@@ -124,10 +124,16 @@ class SlackImporter:
     def completeness(self) -> list[CompletenessNote]:
         return [
             CompletenessNote("no-owner", "A workspace export has no owner: it is everyone's messages."),
-            CompletenessNote("files-are-links", "Files are not in the export, only links (tokens removed); "
-                             "on free plans older files are hidden entirely."),
-            CompletenessNote("scope", "Standard exports hold public channels only; private channels and DMs "
-                             "appear only in full exports."),
+            CompletenessNote(
+                "files-are-links",
+                "Files are not in the export, only links (tokens removed); "
+                "on free plans older files are hidden entirely.",
+            ),
+            CompletenessNote(
+                "scope",
+                "Standard exports hold public channels only; private channels and DMs "
+                "appear only in full exports.",
+            ),
             CompletenessNote("no-edit-history", "Edited messages keep only their latest text."),
         ]
 
@@ -167,7 +173,11 @@ class SlackImporter:
                     continue
                 profile: dict[str, Any] = raw["profile"] if isinstance(raw.get("profile"), dict) else {}
                 display = (
-                    profile.get("display_name") or profile.get("real_name") or raw.get("real_name") or raw.get("name") or ""
+                    profile.get("display_name")
+                    or profile.get("real_name")
+                    or raw.get("real_name")
+                    or raw.get("name")
+                    or ""
                 )
                 users[str(raw["id"])] = ParsedParticipant(
                     platform_id=str(raw["id"]), display_name=str(display), handle=str(raw.get("name") or "")
@@ -187,8 +197,11 @@ class SlackImporter:
                     continue
                 conv_id = str(raw.get("id") or "")
                 name = str(raw.get("name") or "")
-                members = [str(m) for m in raw.get("members") or [] if isinstance(m, str | int)] if isinstance(
-                    raw.get("members"), list) else []
+                members = (
+                    [str(m) for m in raw.get("members") or [] if isinstance(m, str | int)]
+                    if isinstance(raw.get("members"), list)
+                    else []
+                )
                 meta = _Meta(folder=name or conv_id, kind=kind, conv_id=conv_id, name=name, members=members)
                 if path.name == "file_conversations.json" and name.startswith("FC:"):
                     meta.folder = name.replace(":", "_")  # folders are FC_<fileId>_<title>
@@ -276,8 +289,14 @@ def _message(raw: dict[str, Any], member: str) -> ParsedMessage:
     for reaction in reactions if isinstance(reactions, list) else []:
         if isinstance(reaction, dict) and isinstance(reaction.get("users"), list):
             name = f":{reaction.get('name', '')}:"
-            message.reactions.extend(ParsedReaction(actor_id=str(u), reaction=name) for u in reaction["users"])
-    files = [f for f in (raw.get("files") or []) if isinstance(f, dict)] if isinstance(raw.get("files"), list) else []
+            message.reactions.extend(
+                ParsedReaction(actor_id=str(u), reaction=name) for u in reaction["users"]
+            )
+    files = (
+        [f for f in (raw.get("files") or []) if isinstance(f, dict)]
+        if isinstance(raw.get("files"), list)
+        else []
+    )
     if isinstance(raw.get("file"), dict):
         files.append(raw["file"])  # 2015-16 exports: one embedded "file" object
     for f in files:
@@ -291,7 +310,11 @@ def _message(raw: dict[str, Any], member: str) -> ParsedMessage:
                 size=size if isinstance(size, int) else None,
             )
         )
-    if message.attachments and message.kind == MessageKind.TEXT and (not message.text or subtype == "file_share"):
+    if (
+        message.attachments
+        and message.kind == MessageKind.TEXT
+        and (not message.text or subtype == "file_share")
+    ):
         message.kind = MessageKind.MEDIA
     return message
 

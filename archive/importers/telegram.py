@@ -117,9 +117,20 @@ class TelegramImporter:
                     head = fh.read(4096)
             except (OSError, ExportError):
                 continue
-            if b'"personal_information"' in head or b'"chats"' in head or (b'"messages"' in head and (b'"personal_chat"' in head or b'_group"' in head
-                                            or b'"date_unixtime"' in head or b'_channel"' in head
-                                            or b'"saved_messages"' in head)):
+            if (
+                b'"personal_information"' in head
+                or b'"chats"' in head
+                or (
+                    b'"messages"' in head
+                    and (
+                        b'"personal_chat"' in head
+                        or b'_group"' in head
+                        or b'"date_unixtime"' in head
+                        or b'_channel"' in head
+                        or b'"saved_messages"' in head
+                    )
+                )
+            ):
                 score += 40
             elif b'"guild"' in head or b'"ChatHistory"' in head:
                 score = 0
@@ -128,11 +139,16 @@ class TelegramImporter:
 
     def completeness(self) -> list[CompletenessNote]:
         return [
-            CompletenessNote("media-optional", "Media are present only if chosen in the export settings; "
-                             "otherwise a placeholder names the omitted file."),
+            CompletenessNote(
+                "media-optional",
+                "Media are present only if chosen in the export settings; "
+                "otherwise a placeholder names the omitted file.",
+            ),
             CompletenessNote("current-names", "Sender names are the names at export time; ids are stable."),
-            CompletenessNote("local-date", "Old exports without date_unixtime give local times with no zone "
-                             "(taken as UTC)."),
+            CompletenessNote(
+                "local-date",
+                "Old exports without date_unixtime give local times with no zone (taken as UTC).",
+            ),
             CompletenessNote("no-edit-history", "Edited messages keep only their latest text."),
         ]
 
@@ -239,8 +255,14 @@ class TelegramImporter:
                 if isinstance(recent, dict):
                     actor = str(recent.get("from_id") or recent.get("from") or "")
                     if actor and actor not in chat.people:  # reactors are chat members too
-                        chat.people[actor] = ParsedParticipant(platform_id=actor, display_name=str(recent.get("from") or ""))
-                    when = _from_unix(recent["date_unixtime"]) if "date_unixtime" in recent else _from_iso(recent.get("date"))
+                        chat.people[actor] = ParsedParticipant(
+                            platform_id=actor, display_name=str(recent.get("from") or "")
+                        )
+                    when = (
+                        _from_unix(recent["date_unixtime"])
+                        if "date_unixtime" in recent
+                        else _from_iso(recent.get("date"))
+                    )
                     message.reactions.append(ParsedReaction(actor_id=actor, reaction=emoji, timestamp=when))
         chat.rows.append((sent_at, len(chat.rows), message))
 
@@ -298,14 +320,18 @@ class TelegramImporter:
         else:
             kind = ConversationKind.GROUP if len(chat.people) > 2 else ConversationKind.DIRECT
         people = [
-            ParsedParticipant(p.platform_id, p.display_name, p.handle, is_owner=bool(owner) and p.platform_id == owner)
+            ParsedParticipant(
+                p.platform_id, p.display_name, p.handle, is_owner=bool(owner) and p.platform_id == owner
+            )
             for p in chat.people.values()
         ]
         if owner and not any(p.is_owner for p in people):
             people.insert(0, ParsedParticipant(platform_id=owner, is_owner=True))
         chat_id = chat.meta.get("id")
         title = str(chat.meta.get("name") or _TITLES.get(chat_type, "") or "")
-        thread_id = str(chat_id) if chat_id is not None else (title or f"{PurePosixPath(member).name}#{chat.index}")
+        thread_id = (
+            str(chat_id) if chat_id is not None else (title or f"{PurePosixPath(member).name}#{chat.index}")
+        )
         chat.rows.sort(key=lambda r: (r[0], r[1]))
         return ParsedConversation(
             platform=self.platform,

@@ -69,7 +69,9 @@ def _content(message: ParsedMessage, text: str) -> None:
         message.share_url = stripped
         message.kind = MessageKind.SHARE
         if "/share/video/" in stripped or "/video/" in stripped:
-            message.attachments.append(ParsedAttachment(name=_url_name(stripped), content_type="video/*", uri=stripped))
+            message.attachments.append(
+                ParsedAttachment(name=_url_name(stripped), content_type="video/*", uri=stripped)
+            )
 
 
 def _url_name(url: str) -> str:
@@ -96,12 +98,17 @@ class TikTokImporter:
 
     def completeness(self) -> list[CompletenessNote]:
         return [
-            CompletenessNote("media-links-only", "TikTok exports no media files: shared videos, GIFs and "
-                             "profiles appear only as links."),
+            CompletenessNote(
+                "media-links-only",
+                "TikTok exports no media files: shared videos, GIFs and profiles appear only as links.",
+            ),
             CompletenessNote("no-ids", "Messages have no ids, reactions, replies or read state."),
             CompletenessNote("no-timezone", "Dates carry no zone; they are taken as UTC."),
-            CompletenessNote("usernames-only", "People are identified only by their username at export time; "
-                             "deleted accounts appear with an empty name."),
+            CompletenessNote(
+                "usernames-only",
+                "People are identified only by their username at export time; "
+                "deleted accounts appear with an empty name.",
+            ),
         ]
 
     def parse(self, export: ExportTreeLike, *, owner_hint: str = "") -> Iterator[ParsedConversation]:

@@ -298,7 +298,9 @@ class ZipExportTree(ExportTree):
         try:
             self._zip = zipfile.ZipFile(path)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
-            raise ExportError(f"not a readable zip archive ({type(exc).__name__})", file=display_name) from None
+            raise ExportError(
+                f"not a readable zip archive ({type(exc).__name__})", file=display_name
+            ) from None
         try:
             self._validate(Path(display_name))
         except BaseException:

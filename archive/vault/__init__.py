@@ -314,7 +314,9 @@ class Vault:
         would otherwise pay a round trip per month); months without a key are left out."""
         from archive.models import IndexKey
 
-        return {row.month: self._open_index_key(row) for row in IndexKey.objects.filter(month__in=list(months))}
+        return {
+            row.month: self._open_index_key(row) for row in IndexKey.objects.filter(month__in=list(months))
+        }
 
 
 _vault: Vault | None = None

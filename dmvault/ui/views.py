@@ -1241,7 +1241,11 @@ def _own_export(request: HttpRequest, pk: int) -> Any:
     """The requester's own production, or a 404 (another user's export is never confirmed)."""
     from compliance.exports.models import ExportJob
 
-    job = ExportJob.objects.select_related("requested_by").filter(pk=pk, requested_by_id=request.user.pk).first()
+    job = (
+        ExportJob.objects.select_related("requested_by")
+        .filter(pk=pk, requested_by_id=request.user.pk)
+        .first()
+    )
     if job is None:
         raise Refused(404, "No such export.", "not_found")
     return job

@@ -50,7 +50,12 @@ def demo_env(tmp_path: Path):  # type: ignore[no-untyped-def]
         import psycopg
 
         pg_name = f"dmvault_leak_{os.getpid()}"
-        dsn = dict(host=db["HOST"] or "127.0.0.1", port=db["PORT"] or "5432", user=db["USER"] or "postgres", dbname="postgres")
+        dsn = dict(
+            host=db["HOST"] or "127.0.0.1",
+            port=db["PORT"] or "5432",
+            user=db["USER"] or "postgres",
+            dbname="postgres",
+        )
         with psycopg.connect(**dsn, autocommit=True) as conn:
             conn.execute(f"DROP DATABASE IF EXISTS {pg_name}")
             conn.execute(f"CREATE DATABASE {pg_name}")
@@ -95,8 +100,15 @@ def test_the_demo_archive_is_readable_through_the_vault(demo_env) -> None:  # ty
         "ids=list(Message.objects.values_list('id', flat=True)[:50]); "
         "print(sum(1 for m in open_messages(ids) if m.text))"
     )
-    out = subprocess.run(
-        [sys.executable, str(REPO / "manage.py"), "shell", "--no-imports", "-c", code],
-        env=env, check=True, capture_output=True, text=True,
-    ).stdout.strip().splitlines()[-1]
+    out = (
+        subprocess.run(
+            [sys.executable, str(REPO / "manage.py"), "shell", "--no-imports", "-c", code],
+            env=env,
+            check=True,
+            capture_output=True,
+            text=True,
+        )
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     assert int(out) > 30

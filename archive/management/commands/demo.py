@@ -44,23 +44,38 @@ class Command(BaseCommand):
             with transaction.atomic():
                 dek_id, key = vault.data_key("s:demo-owner")
                 owner = DataSubject(dek_id=dek_id)
-                owner.label_ct = vault.seal(key, dek_id, "subject.label", owner.id, b"Alex Archivist (demo owner)")
+                owner.label_ct = vault.seal(
+                    key, dek_id, "subject.label", owner.id, b"Alex Archivist (demo owner)"
+                )
                 owner.save(force_insert=True)
             source = Source.objects.create(
-                platform="synthetic", original_sha256="0" * 64, original_size=0, uploaded_by=admin, owner=owner,
-                status=Source.Status.DONE, progress=1.0,
+                platform="synthetic",
+                original_sha256="0" * 64,
+                original_size=0,
+                uploaded_by=admin,
+                owner=owner,
+                status=Source.Status.DONE,
+                progress=1.0,
             )
             gen = Generator(seed=seed, attachments=0.02)
-            summary = ArchiveWriter(source).write(gen.conversations(messages, conversations=max(12, messages // 250)))
+            summary = ArchiveWriter(source).write(
+                gen.conversations(messages, conversations=max(12, messages // 250))
+            )
             source.summary = summary.as_dict()
             source.save(update_fields=["summary"])
-            self.stdout.write(f"demo archive: {summary.messages} messages in {summary.conversations} conversations")
+            self.stdout.write(
+                f"demo archive: {summary.messages} messages in {summary.conversations} conversations"
+            )
         # Review scope: the lawyer reads the whole archive; the officer is assigned the demo import
         # (the same messages today, but through an assignment, as a real deployment would do it).
         User.objects.filter(username="legal").update(whole_archive=True)
         officer = User.objects.get(username="officer")
         officer.assigned_sources.add(*Source.objects.filter(platform="synthetic"))
-        self.stdout.write("log in at http://127.0.0.1:8000/ (review UI; /admin/ for configuration, /api/docs/ for the API) as:")
+        self.stdout.write(
+            "log in at http://127.0.0.1:8000/ (review UI; /admin/ for configuration, /api/docs/ for the API) as:"
+        )
         for role in Role:
             username = role.value.split("_")[0] if role is not Role.COMPLIANCE_OFFICER else "officer"
-            self.stdout.write(f"  {role.value:<20} user {username:<8} password {DEMO_PASSWORD.format(role=username)}")
+            self.stdout.write(
+                f"  {role.value:<20} user {username:<8} password {DEMO_PASSWORD.format(role=username)}"
+            )

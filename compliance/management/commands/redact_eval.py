@@ -11,7 +11,9 @@ class Command(BaseCommand):
     def add_arguments(self, parser):
         parser.add_argument("gold")
         parser.add_argument("pred")
-        parser.add_argument("--region-hints", nargs="*", default=[], help="phone regions tried first, e.g. DE US")
+        parser.add_argument(
+            "--region-hints", nargs="*", default=[], help="phone regions tried first, e.g. DE US"
+        )
         parser.add_argument("--known-names", nargs="*", default=[], help="participant / contact names")
 
     def handle(self, *args, **opts):

@@ -36,7 +36,9 @@ def spread_over_months() -> None:
         for n in range(MONTHS)
     ]
     source = Source.objects.create(platform="slack", original_sha256="2" * 64, original_size=1)
-    ArchiveWriter(source).write([ParsedConversation("slack", "C1", ConversationKind.GROUP, "c", people, msgs)])
+    ArchiveWriter(source).write(
+        [ParsedConversation("slack", "C1", ConversationKind.GROUP, "c", people, msgs)]
+    )
     Source.objects.filter(id=source.id).update(status="done")
     forget_tokenizers()
 

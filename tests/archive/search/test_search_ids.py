@@ -18,7 +18,14 @@ def _all_ids(query: str) -> list[int]:
 
 @pytest.mark.parametrize(
     "query",
-    ["invoice", "invoice paid", '"invoice paid"', "invoice -paid", "invoice OR receipt", "platform:slack invoice"],
+    [
+        "invoice",
+        "invoice paid",
+        '"invoice paid"',
+        "invoice -paid",
+        "invoice OR receipt",
+        "platform:slack invoice",
+    ],
 )
 def test_search_ids_equal_the_search_services_results(archive: Archive, query: str) -> None:
     assert sorted(search_ids(query, scope=ALL)) == _all_ids(query)

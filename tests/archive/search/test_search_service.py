@@ -278,7 +278,9 @@ def test_counts_exact_and_capped(many: list[int]) -> None:
     assert search("hotel", scope=ALL, count_cap=0).count_label == "1"
 
 
-def test_the_first_page_counts_in_the_same_pass_and_later_pages_count_the_whole_result(many: list[int]) -> None:
+def test_the_first_page_counts_in_the_same_pass_and_later_pages_count_the_whole_result(
+    many: list[int],
+) -> None:
     at_cap = search("ledger", scope=ALL, limit=10, count_cap=75)
     assert (at_cap.count, at_cap.count_exact) == (75, True)
     below = search("ledger", scope=ALL, limit=10, count_cap=74)
