@@ -280,6 +280,12 @@ _HEADS = ["", "0", "00", "1", "011", "01", "0049", "49", "44", "33", "34", "351"
 _HEADS += ["52", "61", "353", "41", "43", "32", "54", "9", "15", "07", "06", "02", "03", "04", "08", "09"]
 
 
+def _random_phone_digits(rnd: random.Random) -> str:
+    """7 to 15 digits, often led by a trunk, international or country code."""
+    head = rnd.choice(_HEADS)
+    return head + "".join(rnd.choice("0123456789") for _ in range(rnd.randint(7 - len(head), 15 - len(head))))
+
+
 def _phone_valid_uncached(digits, region):
     return D._phone_valid.__wrapped__(digits, region)
 
@@ -289,10 +295,7 @@ def test_phone_prefilter_never_rejects_what_phonenumbers_accepts_on_random_digit
     regions = D.DEFAULT_REGIONS + _OTHER_REGIONS
     rejected = accepted = 0
     for _ in range(6000):
-        head = rnd.choice(_HEADS)
-        digits = head + "".join(
-            rnd.choice("0123456789") for _ in range(rnd.randint(7 - len(head), 15 - len(head)))
-        )
+        digits = _random_phone_digits(rnd)
         region = rnd.choice(regions)
         valid = _phone_valid_uncached(digits, region)
         accepted += valid
@@ -328,10 +331,7 @@ def test_phone_type_check_alone_equals_validity_plus_type():
     regions = (*D.DEFAULT_REGIONS, *_OTHER_REGIONS, None)
     agreed = valid = 0
     for _ in range(4000):
-        head = rnd.choice(_HEADS)
-        digits = head + "".join(
-            rnd.choice("0123456789") for _ in range(rnd.randint(7 - len(head), 15 - len(head)))
-        )
+        digits = _random_phone_digits(rnd)
         region = rnd.choice(regions)
         text = digits if region else "+" + digits
         try:
