@@ -27,7 +27,7 @@ COPY archive ./archive
 COPY compliance ./compliance
 COPY dmvault ./dmvault
 RUN pip install . mozilla-django-oidc prometheus-client
-# The compiled redaction core (compliance/redaction/core.py): about 1.6 times faster detectors.
+# The compiled redaction core (compliance/redaction/core.py): about 1.3 times faster detectors.
 # The C compiler is only needed for this step and leaves the image with it.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends gcc libc6-dev \

@@ -2,7 +2,7 @@
 
 ``detectors.py`` is plain Python and always works. ``python -m compliance.redaction.build_core``
 (run by ``make install``) compiles that same file with Cython into an extension module beside
-it, which runs the detectors about 1.6 times faster; nothing is rewritten by hand, so both
+it, which runs the detectors about 1.3 times faster; nothing is rewritten by hand, so both
 cores find exactly the same spans (``tests/compliance/redaction/test_compiled_core.py``).
 
 Python imports an extension module in preference to the ``.py`` of the same name, so a core

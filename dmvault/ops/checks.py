@@ -85,14 +85,14 @@ def check_job_errors(app_configs: Any = None, **kwargs: Any) -> list[Any]:
 
 def check_redaction_core(app_configs: Any = None, **kwargs: Any) -> list[Any]:
     """Redaction runs at ingest, at view and at export; its plain Python core is correct but
-    about 1.6 times slower than the compiled one (compliance/redaction/core.py)."""
+    about 1.3 times slower than the compiled one (compliance/redaction/core.py)."""
     from compliance.redaction import core
 
     if core.STATUS.compiled:
         return []
     return [
         Warning(
-            f"The redaction detectors run as plain Python ({core.STATUS.reason}), about 1.6 times "
+            f"The redaction detectors run as plain Python ({core.STATUS.reason}), about 1.3 times "
             "slower than compiled.",
             hint="Run `make install` or `python -m compliance.redaction.build_core` (needs Cython and a "
             "C compiler), then restart.",
