@@ -14,7 +14,7 @@ A user's scope is the union of what an administrator assigned them
 * an assigned source: every message imported by that source (``Message.source``; a message that
   a later import found again stays the first import's);
 * an assigned matter: what the matter lists, as its legal hold reads it
-  (``compliance.holds``): its sources, its conversations, and for each custodian the sources
+  (``compliance.holds.matter_coverage``, the one resolver of both): its sources, its conversations, and for each custodian the sources
   the custodian owns and every conversation the custodian takes part in (which includes every
   message they sent). A matter that lists none of these covers the whole archive, as its hold
   does.
@@ -53,45 +53,22 @@ def scope_for(user: Any) -> SearchScope:
 
 def _resolve(user: Any) -> SearchScope:
     from accounts.models import User
-    from archive.models import Conversation, Participant, Source
-    from compliance.engine_models import Matter
+    from compliance.holds import matter_coverage
 
     if user.whole_archive:
         return SearchScope.everything()
     sources = set(
         User.assigned_sources.through.objects.filter(user_id=user.pk).values_list("source_id", flat=True)
     )
-    matters = list(
+    matters = set(
         User.assigned_matters.through.objects.filter(user_id=user.pk).values_list("matter_id", flat=True)
     )
     conversations: set[int] = set()
-    if matters:
-        listed: set[int] = set()
-        for matter_id, source_id in Matter.sources.through.objects.filter(matter_id__in=matters).values_list(
-            "matter_id", "source_id"
-        ):
-            sources.add(source_id)
-            listed.add(matter_id)
-        for matter_id, conv_id in Matter.conversations.through.objects.filter(
-            matter_id__in=matters
-        ).values_list("matter_id", "conversation_id"):
-            conversations.add(conv_id)
-            listed.add(matter_id)
-        custodians: set[int] = set()
-        for matter_id, subject_id in Matter.custodians.through.objects.filter(
-            matter_id__in=matters
-        ).values_list("matter_id", "datasubject_id"):
-            custodians.add(subject_id)
-            listed.add(matter_id)
-        if len(listed) < len(set(matters)):
+    for coverage in matter_coverage(matters).values():
+        if not coverage.listed:
             return SearchScope.everything()  # a matter that lists nothing covers the whole archive
-        if custodians:
-            sources |= set(Source.objects.filter(owner_id__in=custodians).values_list("id", flat=True))
-            conversations |= set(
-                Conversation.participants.through.objects.filter(
-                    participant_id__in=Participant.objects.filter(subject_id__in=custodians).values("id")
-                ).values_list("conversation_id", flat=True)
-            )
+        sources |= coverage.sources
+        conversations |= coverage.conversations
     if not conversations:
         return SearchScope.of(sources=sources)
     if not sources:

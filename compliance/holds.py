@@ -172,6 +172,70 @@ class _Scope:
         return self.query_ids is None or mid in self.query_ids
 
 
+@dataclass
+class MatterCoverage:
+    """What a matter lists, resolved to ids: its sources and conversations plus, for each
+    custodian, the sources the custodian owns and every conversation they take part in (and,
+    when asked for, their participant ids as senders). ``listed`` is False for a matter that
+    lists nothing: it covers the whole archive."""
+
+    listed: bool = False
+    sources: set[int] = field(default_factory=set)
+    conversations: set[int] = field(default_factory=set)
+    senders: set[int] = field(default_factory=set)
+
+
+def matter_coverage(matter_ids: Iterable[int], with_senders: bool = False) -> dict[int, MatterCoverage]:
+    """The coverage of each matter, for all of them at once: three queries, and two or three
+    more when they name custodians (the legal hold and the review scope both read this)."""
+    from collections import defaultdict
+
+    out = {m: MatterCoverage() for m in matter_ids}
+    if not out:
+        return out
+    ids = list(out)
+    for matter_id, source_id in Matter.sources.through.objects.filter(matter_id__in=ids).values_list(
+        "matter_id", "source_id"
+    ):
+        out[matter_id].sources.add(source_id)
+        out[matter_id].listed = True
+    for matter_id, conv_id in Matter.conversations.through.objects.filter(matter_id__in=ids).values_list(
+        "matter_id", "conversation_id"
+    ):
+        out[matter_id].conversations.add(conv_id)
+        out[matter_id].listed = True
+    custodians: dict[int, set[int]] = defaultdict(set)
+    for matter_id, subject_id in Matter.custodians.through.objects.filter(matter_id__in=ids).values_list(
+        "matter_id", "datasubject_id"
+    ):
+        custodians[matter_id].add(subject_id)
+        out[matter_id].listed = True
+    if not custodians:
+        return out
+    subjects = set().union(*custodians.values())
+    owned: dict[int, set[int]] = defaultdict(set)
+    for owner_id, source_id in Source.objects.filter(owner_id__in=subjects).values_list("owner_id", "id"):
+        owned[owner_id].add(source_id)
+    talks_in: dict[int, set[int]] = defaultdict(set)
+    for subject_id, conv_id in Conversation.participants.through.objects.filter(
+        participant__subject_id__in=subjects
+    ).values_list("participant__subject_id", "conversation_id"):
+        talks_in[subject_id].add(conv_id)
+    sends_as: dict[int, set[int]] = defaultdict(set)
+    if with_senders:
+        for subject_id, participant_id in Participant.objects.filter(subject_id__in=subjects).values_list(
+            "subject_id", "id"
+        ):
+            sends_as[subject_id].add(participant_id)
+    for matter_id, subject_ids in custodians.items():
+        coverage = out[matter_id]
+        for subject_id in subject_ids:
+            coverage.sources |= owned[subject_id]
+            coverage.conversations |= talks_in[subject_id]
+            coverage.senders |= sends_as[subject_id]
+    return out
+
+
 def _parse(value: str | None, default: int) -> int:
     if not value:
         return default
@@ -215,32 +279,16 @@ class HoldChecker:
 
     def __init__(self) -> None:
         self.scopes: list[_Scope] = []
-        for matter in (
-            Matter.objects.filter(holds__active=True)
-            .distinct()
-            .prefetch_related("custodians", "sources", "conversations")
-        ):
-            custodians = [c.id for c in matter.custodians.all()]
-            sources = {s.id for s in matter.sources.all()}
-            convs = {c.id for c in matter.conversations.all()}
-            listed = bool(custodians or sources or convs)
-            senders: set[int] = set()
-            if custodians:
-                senders = set(
-                    Participant.objects.filter(subject_id__in=custodians).values_list("id", flat=True)
-                )
-                convs |= set(
-                    Conversation.objects.filter(participants__in=senders)
-                    .values_list("id", flat=True)
-                    .distinct()
-                )
-                sources |= set(Source.objects.filter(owner_id__in=custodians).values_list("id", flat=True))
+        matters = list(Matter.objects.filter(holds__active=True).distinct())
+        coverage = matter_coverage([m.id for m in matters], with_senders=True)
+        for matter in matters:
+            covered = coverage[matter.id]
             scope = _Scope(
                 reference=matter.reference,
-                everything=not listed,
-                conversations=convs,
-                sources=sources,
-                senders=senders,
+                everything=not covered.listed,
+                conversations=covered.conversations,
+                sources=covered.sources,
+                senders=covered.senders,
                 id_ranges=[
                     (_parse(r.get("start"), 0), _parse(r.get("end"), 2**63 - 1))
                     for r in matter.date_ranges or []
