@@ -14,9 +14,9 @@ A user's scope is the union of what an administrator assigned them
 * an assigned source: every message imported by that source (``Message.source``; a message that
   a later import found again stays the first import's);
 * an assigned matter: what the matter lists, as its legal hold reads it
-  (``compliance.holds.matter_coverage``, the one resolver of both): its sources, its conversations, and for each custodian the sources
-  the custodian owns and every conversation the custodian takes part in (which includes every
-  message they sent). A matter that lists none of these covers the whole archive, as its hold
+  (``compliance.holds.matter_coverage``, which both use): its sources, its conversations, and
+  for each custodian the sources the custodian owns and every conversation the custodian takes
+  part in (which includes every message they sent). A matter that lists none of these covers the whole archive, as its hold
   does.
 
 **Broader than the matter.** A matter's date ranges and its saved-search query narrow its
@@ -52,17 +52,11 @@ def scope_for(user: Any) -> SearchScope:
 
 
 def _resolve(user: Any) -> SearchScope:
-    from accounts.models import User
     from compliance.holds import matter_coverage
 
     if user.whole_archive:
         return SearchScope.everything()
-    sources = set(
-        User.assigned_sources.through.objects.filter(user_id=user.pk).values_list("source_id", flat=True)
-    )
-    matters = set(
-        User.assigned_matters.through.objects.filter(user_id=user.pk).values_list("matter_id", flat=True)
-    )
+    sources, matters = _assigned_ids(user)
     conversations: set[int] = set()
     for coverage in matter_coverage(matters).values():
         if not coverage.listed:
@@ -79,8 +73,8 @@ def _resolve(user: Any) -> SearchScope:
 # --- assignments (administrators) -------------------------------------------------------------------
 
 
-def assignments_of(user: Any) -> dict[str, Any]:
-    """What an administrator assigned ``user``: plain ids, no content."""
+def _assigned_ids(user: Any) -> tuple[set[int], set[int]]:
+    """The ids of the sources and of the matters assigned to ``user`` (two queries)."""
     from accounts.models import User
 
     sources = User.assigned_sources.through.objects.filter(user_id=user.pk).values_list(
@@ -89,6 +83,12 @@ def assignments_of(user: Any) -> dict[str, Any]:
     matters = User.assigned_matters.through.objects.filter(user_id=user.pk).values_list(
         "matter_id", flat=True
     )
+    return set(sources), set(matters)
+
+
+def assignments_of(user: Any) -> dict[str, Any]:
+    """What an administrator assigned ``user``: plain ids, no content."""
+    sources, matters = _assigned_ids(user)
     return {
         "user": user.pk,
         "whole_archive": user.whole_archive,

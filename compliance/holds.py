@@ -242,6 +242,11 @@ def _parse(value: str | None, default: int) -> int:
     return id_floor(datetime.fromisoformat(value))
 
 
+def matter_id_ranges(matter: Matter) -> list[tuple[int, int]]:
+    """The matter's date ranges as message-id ranges ``[low, high)`` (empty: no date limit)."""
+    return [(_parse(r.get("start"), 0), _parse(r.get("end"), 2**63 - 1)) for r in matter.date_ranges or []]
+
+
 def _query_ids(query: str, scope: _Scope) -> set[int]:
     from archive.search.service import SearchScope, search
 
@@ -289,10 +294,7 @@ class HoldChecker:
                 conversations=covered.conversations,
                 sources=covered.sources,
                 senders=covered.senders,
-                id_ranges=[
-                    (_parse(r.get("start"), 0), _parse(r.get("end"), 2**63 - 1))
-                    for r in matter.date_ranges or []
-                ],
+                id_ranges=matter_id_ranges(matter),
             )
             query = matter_query(matter)
             if query:

@@ -116,33 +116,22 @@ def matter_scope(matter_id: int) -> tuple[set[int] | None, list[tuple[int, int]]
     Listed custodians, sources and conversations select whole conversations (a production keeps
     a conversation's context together); date ranges and the query then narrow the messages.
     """
-    from datetime import datetime
-
-    from archive.ids import id_floor
     from compliance.engine_models import Matter
-    from compliance.holds import matter_query
+    from compliance.holds import matter_coverage, matter_id_ranges, matter_query
 
     try:
         matter = Matter.objects.get(id=matter_id)
     except Matter.DoesNotExist:
         raise ScopeError(f"matter {matter_id} does not exist") from None
-    convs = set(matter.conversations.values_list("id", flat=True))
-    custodians = list(matter.custodians.values_list("id", flat=True))
-    sources = set(matter.sources.values_list("id", flat=True))
-    if custodians:
+    covered = matter_coverage([matter.id])[matter.id]
+    if not covered.listed:
+        return None, matter_id_ranges(matter), matter_query(matter)
+    convs = set(covered.conversations)
+    if covered.sources:  # a production takes whole conversations, so a source's conversations
         convs |= set(
-            Conversation.objects.filter(participants__subject_id__in=custodians).values_list("id", flat=True)
+            Conversation.objects.filter(sources__id__in=covered.sources).values_list("id", flat=True)
         )
-        sources |= set(Source.objects.filter(owner_id__in=custodians).values_list("id", flat=True))
-    if sources:
-        convs |= set(Conversation.objects.filter(sources__id__in=sources).values_list("id", flat=True))
-    listed = bool(custodians or sources or matter.conversations.exists())
-
-    def bound(value: str | None, default: int) -> int:
-        return id_floor(datetime.fromisoformat(value)) if value else default
-
-    ranges = [(bound(r.get("start"), 0), bound(r.get("end"), 2**63 - 1)) for r in matter.date_ranges or []]
-    return (convs if listed else None), ranges, matter_query(matter)
+    return convs, matter_id_ranges(matter), matter_query(matter)
 
 
 def query_message_ids(query: str, within: SearchScope | None = None) -> set[int]:
