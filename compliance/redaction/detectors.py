@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Protocol
 
+import ahocorasick
 import phonenumbers
 from phonenumbers import COUNTRY_CODE_TO_REGION_CODE, PhoneMetadata, PhoneNumberType
 
@@ -62,18 +63,20 @@ _TRAIL = ".,;:!?)]}>'\"*"
 # between its digits and <= 2 leading non-digits ("(+49", "X-"), so it lies inside one window:
 # scanning the windows with ``finditer(text, pos, endpos)`` finds exactly the matches of a
 # whole-text scan (look-behinds still see the text before ``pos``) at a fraction of the cost.
-Pre = tuple[list[tuple[int, int]], list[tuple[int, int, int]], int]
-_NO_PRE: Pre = ([], [], 0)
+# The pre-pass also says which context-word lists occur in the message (:func:`word_gates`).
+Pre = tuple[list[tuple[int, int]], list[tuple[int, int, int]], int, int]
 
 
 _span = re.Match.span
 
 
-def prepass(text: str) -> Pre:
-    """(digit runs, number windows (start, end, digits), most digits in one window)."""
+def prepass(text: str, lower: str | None = None) -> Pre:
+    """(digit runs, number windows (start, end, digits), most digits in one window, word-gate
+    bits of ``lower``, the lower-cased text)."""
+    gates = word_gates(text.lower() if lower is None else lower)
     runs = list(map(_span, _DIGIT_RUNS.finditer(text)))
     if not runs:
-        return _NO_PRE
+        return [], [], 0, gates
     # one pass: group runs into windows, pad each and merge it into the previous when they touch
     out: list[tuple[int, int, int]] = []
     cs, ce = runs[0]
@@ -94,7 +97,7 @@ def prepass(text: str) -> Pre:
         out[-1] = (out[-1][0], ce + 3, out[-1][2] + nd)
     else:
         out.append((ws, ce + 3, nd))
-    return runs, out, max([w[2] for w in out]) if len(out) > 1 else out[0][2]
+    return runs, out, max([w[2] for w in out]) if len(out) > 1 else out[0][2], gates
 
 
 def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.Match[str]]:
@@ -730,7 +733,6 @@ _NID_RULES = [
 
 
 _NID_ALL_WORDS = tuple(sorted({w for _rx, _n, ws in _NID_RULES if ws for w in ws}))
-_NID_ANY = _anyof_rare(_NID_ALL_WORDS)
 _NID_WORDS_ANY = {ws: _anyof(ws) for _rx, _n, ws in _NID_RULES if ws}
 _NID_CF_GATE = re.compile(r"\d\d[A-Za-z]\d\d[A-Za-z]\d\d\d")  # (the runs form below is used)
 _ASCII_LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
@@ -755,8 +757,8 @@ def detect_national_id(text, lower, ctx, pre=None, out=None):
         out = []
     global _VALIDATORS
     if pre is None:
-        pre = prepass(text)
-    any_ctx = _NID_ANY(lower) is not None
+        pre = prepass(text, lower)
+    any_ctx = (pre[3] & _G_NID) != 0
     # (the gate's digits are runs one letter apart: one number window holds a match)
     if not any_ctx and not _nid_cf_possible(text, pre[0]):
         return out
@@ -1569,9 +1571,7 @@ _KEYWORD_STARTS = (
     "private",
     "bearer",
 )
-_KEYWORD_ANY = _anyof_rare(_KEYWORD_STARTS)
 _PIN_GATES = ("pin", "code", "códig", "codig")
-_PIN_ANY = _anyof_rare(_PIN_GATES)
 _PIN_STARTS = (
     "pin",
     "code",
@@ -1607,10 +1607,6 @@ _PW_GATES = (
     "login",
     "pwd",
 )
-_PW_ANY = _anyof_rare(_PW_GATES)
-# one scan: does the message hold the head of any chat-level secret (keyword token,
-# password word, PIN)? (the three gates below are each necessary for their part)
-_CHAT_SECRET_ANY = _anyof_rare(_KEYWORD_STARTS + _PW_GATES + _PIN_GATES)
 
 
 def _positions(lower: str, words: Iterable[str]) -> list[int]:
@@ -1641,19 +1637,15 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 if name == "github_token":
                     conf = 0.99 if github_crc_ok(m.group(0)) else 0.85
                 out.append(Finding(s, e, SECRET, name, conf))
-    chat = _CHAT_SECRET_ANY(lower) is not None
-    if chat and _KEYWORD_ANY(lower) is not None:
+    gates = (pre or prepass(text, lower))[3]
+    if gates & _G_KEYWORD:
         for m in _anchored(_KEYWORD_TOKEN, text, _positions(lower, _KEYWORD_STARTS)):
             v = m.group(1).rstrip(".,;:!?")
             if len(v) >= 16 and _entropy_ok(v):
                 s = m.start(1)
                 out.append(Finding(s, s + len(v), SECRET, "keyword_token", 0.85))
     # (a password word within one typo: each such word contains one of these)
-    if (
-        chat
-        and _PW_ANY(lower) is not None
-        and _PW_WORDS.any_member((tokword := _tokword(lower)).findall(lower))
-    ):
+    if gates & _G_PW and _PW_WORDS.any_member((tokword := _tokword(lower)).findall(lower)):
         seen_end = -1
         for km in tokword.finditer(lower):
             w = km.group(0)
@@ -1682,7 +1674,7 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 continue
             seen_end = s + len(v)
             out.append(Finding(s, s + len(v), SECRET, "chat_password", 0.85))
-    if chat and (pre or prepass(text))[2] >= 4 and _PIN_ANY(lower) is not None:
+    if gates & _G_PIN and (pre or prepass(text))[2] >= 4:
         for m in _anchored(_PIN, text, _positions(lower, _PIN_STARTS)):
             before = _ctx_before(lower, m.start(), 16)
             if _PIN_NEG_ANY(before) is not None:
@@ -1925,7 +1917,50 @@ _DOB_GATES = (
     "aniversário",
     "anniversaire",
 )
-_DOB_ANY = _anyof_rare(_DOB_GATES)
+
+
+# ----------------------------------------------------------------------------- word gates
+#
+# Cheap necessary conditions that several detectors test on the whole lower-cased message:
+# does it contain (as a substring) one of these words? One Aho-Corasick pass (pyahocorasick,
+# in C) answers all of them at once, in the pre-pass, instead of one regex scan each.
+_G_KEYWORD = 1  # keyword tokens ("api key: ...")
+_G_PW = 2  # password words (within one typo, each such word contains one of these)
+_G_PIN = 4
+_G_NID = 8  # context words of the national ids that need one
+_G_DOB = 16  # one substring of every alternative of _DOB_CTX
+_WORD_GATE_LISTS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (_G_KEYWORD, _KEYWORD_STARTS),
+    (_G_PW, _PW_GATES),
+    (_G_PIN, _PIN_GATES),
+    (_G_NID, _NID_ALL_WORDS),
+    (_G_DOB, _DOB_GATES),
+)
+
+
+def _gate_automaton(lists: Iterable[tuple[int, Iterable[str]]]) -> ahocorasick.Automaton:
+    """An automaton whose every word carries the OR of the bits of the lists holding it."""
+    bits: dict[str, int] = {}
+    for bit, words in lists:
+        for w in words:
+            bits[w] = bits.get(w, 0) | bit
+    automaton = ahocorasick.Automaton()
+    for w, b in bits.items():
+        automaton.add_word(w, b)
+    automaton.make_automaton()
+    return automaton
+
+
+_WORD_GATES = _gate_automaton(_WORD_GATE_LISTS)
+
+
+def word_gates(lower: str) -> int:
+    """The OR of the bits of every list with a word in ``lower`` (every occurrence, overlapping
+    ones included, is reported by the automaton)."""
+    found = 0
+    for _end, bits in _WORD_GATES.iter(lower):
+        found |= bits
+    return found
 
 
 def detect_dob(text, lower, ctx, pre=None, out=None):
@@ -1933,10 +1968,10 @@ def detect_dob(text, lower, ctx, pre=None, out=None):
         out = []
     # every date form holds "d[./-]d[./-]d" or a 19xx/20xx year: a cheap necessary condition
     if pre is None:
-        pre = prepass(text)
+        pre = prepass(text, lower)
     if not _date_possible(text, pre[0]):
         return out
-    if _DOB_ANY(lower) is not None:
+    if pre[3] & _G_DOB:
         ends = [m.end() for m in _anchored(_DOB_CTX_LOWER, lower, _positions(lower, _DOB_STARTS))]
     else:
         ends = []
@@ -3056,7 +3091,7 @@ class Redactor:
         if len(lower) != len(text):  # rare: case mapping changes length; keep offsets exact
             lower = "".join(c.lower() if len(c.lower()) == 1 else c for c in text)
         # one cheap pre-pass: digit count decides which digit-based detectors can fire at all
-        pre = prepass(text)
+        pre = prepass(text, lower)
         ndig = pre[2]  # most digits in one number window
         out: list[Finding] = []
         for det, min_digits, gate in self._plan:

@@ -151,9 +151,25 @@ def test_rare_anchored_anyof_is_substring_any():
         assert (f(s) is not None) == any(w in s for w in words), s
 
 
-def test_chat_secret_gate_is_necessary():
-    for w in D._KEYWORD_STARTS + D._PW_GATES + D._PIN_GATES:
-        assert D._CHAT_SECRET_ANY("xx " + w + " yy") is not None, w
+def test_word_gates_say_exactly_which_lists_occur():
+    # one automaton pass must answer "any(w in lower for w in words)" for every list, with
+    # overlapping words ("passwort" holds "pas", "ssw", "swor", "wort"), at the text's edges
+    for bit, words in D._WORD_GATE_LISTS:
+        for w in words:
+            for s in (w, "xx " + w + " yy", "x" + w, w + "x"):
+                assert D.word_gates(s) & bit, (w, s)
+    rnd = random.Random(3)
+    vocabulary = [w for _bit, words in D._WORD_GATE_LISTS for w in words] + ["a", "é", " ", "1", "x"]
+    texts = [*_random_texts(), "", "passwort", "geb.datum", "d.o.b 1990"]
+    texts += ["".join(rnd.choice(vocabulary)[: rnd.randint(1, 6)] for _ in range(8)) for _ in range(3000)]
+    for t in texts:
+        lower = t.lower()
+        expected = 0
+        for bit, words in D._WORD_GATE_LISTS:
+            if any(w in lower for w in words):
+                expected |= bit
+        assert D.word_gates(lower) == expected, t
+        assert D.prepass(t)[3] == expected, t
 
 
 def test_class_first_patterns_equal_plain_repeats():
