@@ -71,9 +71,9 @@ _span = re.Match.span
 
 
 def prepass(text: str, lower: str | None = None) -> Pre:
-    """(digit runs, number windows (start, end, digits), most digits in one window, word-gate
-    bits of ``lower``, the lower-cased text)."""
-    gates = word_gates(text.lower() if lower is None else lower)
+    """(digit runs, number windows (start, end, digits), most digits in one window, the word-gate
+    bits (:func:`word_gates`; ``lower`` is the lower-cased text))."""
+    gates = word_gates(text, text.lower() if lower is None else lower)
     runs = list(map(_span, _DIGIT_RUNS.finditer(text)))
     if not runs:
         return [], [], 0, gates
@@ -1337,8 +1337,6 @@ _VENDOR_GATE = {
     "discord_webhook": ("discord",),
     "basic_auth_url": ("://",),
 }
-_VENDOR_GATE_FLAT = tuple((g, name) for name, gates in _VENDOR_GATE.items() for g in gates)
-_VENDOR_ANY = _anyof_rare(g for g, _name in _VENDOR_GATE_FLAT)
 
 # generic "key/token/secret: <high-entropy value>"
 _KEYWORD_TOKEN = re.compile(
@@ -1624,9 +1622,10 @@ def _positions(lower: str, words: Iterable[str]) -> list[int]:
 def detect_secret(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
+    gates = (pre or prepass(text, lower))[3]
     gated: set[str] = set()
-    if _VENDOR_ANY(text) is not None:  # one scan for all vendor prefixes
-        gated = {name for gate, name in _VENDOR_GATE_FLAT if gate in text}
+    if gates & _T_ANY_VENDOR:  # (the pre-pass found every vendor's prefixes)
+        gated = {name for name, bit in _T_VENDOR.items() if gates & bit}
         if "@" not in text:
             gated.discard("basic_auth_url")  # scheme://user:password@host
     for name, rx in _VENDOR if gated else ():
@@ -1637,7 +1636,6 @@ def detect_secret(text, lower, ctx, pre=None, out=None):
                 if name == "github_token":
                     conf = 0.99 if github_crc_ok(m.group(0)) else 0.85
                 out.append(Finding(s, e, SECRET, name, conf))
-    gates = (pre or prepass(text, lower))[3]
     if gates & _G_KEYWORD:
         for m in _anchored(_KEYWORD_TOKEN, text, _positions(lower, _KEYWORD_STARTS)):
             v = m.group(1).rstrip(".,;:!?")
@@ -1919,50 +1917,6 @@ _DOB_GATES = (
 )
 
 
-# ----------------------------------------------------------------------------- word gates
-#
-# Cheap necessary conditions that several detectors test on the whole lower-cased message:
-# does it contain (as a substring) one of these words? One Aho-Corasick pass (pyahocorasick,
-# in C) answers all of them at once, in the pre-pass, instead of one regex scan each.
-_G_KEYWORD = 1  # keyword tokens ("api key: ...")
-_G_PW = 2  # password words (within one typo, each such word contains one of these)
-_G_PIN = 4
-_G_NID = 8  # context words of the national ids that need one
-_G_DOB = 16  # one substring of every alternative of _DOB_CTX
-_WORD_GATE_LISTS: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (_G_KEYWORD, _KEYWORD_STARTS),
-    (_G_PW, _PW_GATES),
-    (_G_PIN, _PIN_GATES),
-    (_G_NID, _NID_ALL_WORDS),
-    (_G_DOB, _DOB_GATES),
-)
-
-
-def _gate_automaton(lists: Iterable[tuple[int, Iterable[str]]]) -> ahocorasick.Automaton:
-    """An automaton whose every word carries the OR of the bits of the lists holding it."""
-    bits: dict[str, int] = {}
-    for bit, words in lists:
-        for w in words:
-            bits[w] = bits.get(w, 0) | bit
-    automaton = ahocorasick.Automaton()
-    for w, b in bits.items():
-        automaton.add_word(w, b)
-    automaton.make_automaton()
-    return automaton
-
-
-_WORD_GATES = _gate_automaton(_WORD_GATE_LISTS)
-
-
-def word_gates(lower: str) -> int:
-    """The OR of the bits of every list with a word in ``lower`` (every occurrence, overlapping
-    ones included, is reported by the automaton)."""
-    found = 0
-    for _end, bits in _WORD_GATES.iter(lower):
-        found |= bits
-    return found
-
-
 def detect_dob(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
@@ -2093,7 +2047,6 @@ _EN_GATE = re.compile(r"\d[A-Za-z]?,?\s+[A-Z0-9]")
 _DE_SUFFIXES = tuple(_DE_SUFFIX.replace("\\", "").split("|"))
 _DE_LEADS = ("Am", "An", "Im", "In", "Auf", "Zum", "Zur", "Unter")
 _IB_LITERALS = tuple(_IB_TYPES.replace("\\", "").split("|"))
-_IB_ANY = _anyof_rare(_IB_LITERALS)
 _ADDR_DOT_END = re.compile(r"(?:St|Ave|Rd|Dr|Ln|Blvd|str|Dto|Esq|Av|Pl|Ct)\.$")
 
 
@@ -2140,18 +2093,17 @@ _EN_TAIL = re.compile(r"[A-Za-z]?,?\s+(\S)")
 _FR_NEAR = re.compile(r"(?:\s?(?:bis|ter|[a-z]))?,?\s+" + _trie_pattern(_FR_TYPE_WORDS))
 
 
-# Whole-text gates, one scan each, necessary for the per-number work below: an English match
-# holds a street type followed by a word boundary; a French tail (_FR_NEAR) ends with whitespace
-# then a French street type.
+# Whole-text gates, necessary for the per-number work below: an English match holds a street
+# type followed by a word boundary (the pre-pass finds the types, this checks the boundary); a
+# French tail (_FR_NEAR) ends with whitespace then a French street type (the pre-pass's _G_FR).
 _EN_TYPE_ANY = re.compile(r"(?:" + _EN_TYPES + r")\b").search
-_FR_TYPE_ANY = re.compile(r"\s" + _trie_pattern(_FR_TYPE_WORDS)).search
 _DE_LEAD_ANY = _anyof_rare(_DE_LEADS)  # (== _any_in(s, _DE_LEADS), one scan)
 _DE_SUFFIX_TAILS = frozenset(x[-3:] for x in _DE_SUFFIXES)  # (every suffix has >= 3 characters)
 
 
-def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
-    # "<Name>straße 5" / "Am Markt 5": a number after whitespace, after a street suffix or lead word
-    lead: bool | None = None  # whether the text holds a lead word (on first need)
+def _de_possible(text: str, runs: list[tuple[int, int]], lead: bool) -> bool:
+    """ "<Name>straße 5" / "Am Markt 5": a number after whitespace, after a street suffix or a
+    lead word (``lead``: whether the text holds one)."""
     for s, _e in runs:
         if s == 0 or not text[s - 1].isspace():
             continue
@@ -2159,9 +2111,7 @@ def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
         head = before.rstrip()
         if head[-3:] in _DE_SUFFIX_TAILS and head.endswith(_DE_SUFFIXES):
             return True
-        if lead is None:
-            lead = _DE_LEAD_ANY(text) is not None  # (a window holds a lead word only if the text does)
-        if lead and _DE_LEAD_ANY(before) is not None:
+        if lead and _DE_LEAD_ANY(before) is not None:  # (a window holds one only if the text does)
             return True
     return False
 
@@ -2169,7 +2119,7 @@ def _de_possible(text: str, runs: list[tuple[int, int]]) -> bool:
 def detect_address(text, lower, ctx, pre=None, out=None):
     if out is None:
         out = []
-    runs = (pre or prepass(text))[0]
+    runs, _windows, _digits, gates = pre or prepass(text, lower)
     if not runs:
         return out
     rules: list[tuple[str, Iterable[re.Match[str]]]] = []
@@ -2178,8 +2128,8 @@ def detect_address(text, lower, ctx, pre=None, out=None):
     en_starts = []
     fr_starts = []
     # (most messages hold neither an English nor a French street type: no per-number regex then)
-    en = _EN_TYPE_ANY(text) is not None
-    fr = _FR_TYPE_ANY(lower) is not None
+    en = (gates & _T_EN) != 0 and _EN_TYPE_ANY(text) is not None
+    fr = (gates & _G_FR) != 0
     for s, e in runs if en or fr else ():
         if e - s > 5:
             continue
@@ -2192,11 +2142,11 @@ def detect_address(text, lower, ctx, pre=None, out=None):
             fr_starts.append(s)
     if en_ascii:
         rules.append(("addr_en", _anchored(_EN_ADDR, text, en_starts)))
-    if _de_possible(text, runs):
+    if _de_possible(text, runs, (gates & _T_DE_LEAD) != 0):
         rules.append(("addr_de", _DE_ADDR.finditer(text)))
     if fr_starts:
         rules.append(("addr_fr", _anchored(_FR_ADDR, text, fr_starts)))
-    if _IB_ANY(text) is not None:
+    if gates & _T_IB:
         rules.append(("addr_ib", _IB_ADDR.finditer(text)))
     for name, matches in rules:
         for m in matches:
@@ -2207,6 +2157,70 @@ def detect_address(text, lower, ctx, pre=None, out=None):
                 e -= 1
             out.append(Finding(s, e, STREET_ADDRESS, name, 0.85))
     return out
+
+
+# ----------------------------------------------------------------------------- word gates
+#
+# Cheap necessary conditions several detectors test on the whole message: does it contain (as
+# a substring) one of these words? Two Aho-Corasick passes (pyahocorasick, in C), one over the
+# lower-cased text and one over the text for case-sensitive lists, answer all of them at once
+# in the pre-pass, instead of one regex scan each. Each bit is exactly
+# ``any(w in s for w in words)``: the automaton reports every occurrence, overlapping ones too.
+_G_KEYWORD = 1  # keyword tokens ("api key: ...")
+_G_PW = 2  # password words (within one typo, each such word contains one of these)
+_G_PIN = 4
+_G_NID = 8  # context words of the national ids that need one
+_G_DOB = 16  # one substring of every alternative of _DOB_CTX
+_G_FR = 32  # whitespace then a French street type: exactly _FR_NEAR's tail
+_T_IB = 64  # Spanish / Portuguese street types
+_T_DE_LEAD = 128  # German lead words ("Am Markt 3")
+_T_EN = 256  # English street types (the gate then checks the word boundary after one)
+_T_VENDOR = {name: 512 << i for i, name in enumerate(_VENDOR_GATE)}  # one bit per vendor
+_T_ANY_VENDOR = sum(_T_VENDOR.values())
+# every character re's \s matches (all below U+3001; a test checks the whole range)
+_WHITESPACE = tuple(c for c in map(chr, range(0x3001)) if re.match(r"\s", c))
+_LOWER_GATE_LISTS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (_G_KEYWORD, _KEYWORD_STARTS),
+    (_G_PW, _PW_GATES),
+    (_G_PIN, _PIN_GATES),
+    (_G_NID, _NID_ALL_WORDS),
+    (_G_DOB, _DOB_GATES),
+    (_G_FR, tuple(c + w for c in _WHITESPACE for w in _FR_TYPE_WORDS)),
+)
+_TEXT_GATE_LISTS: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (_T_IB, _IB_LITERALS),
+    (_T_DE_LEAD, _DE_LEADS),
+    (_T_EN, tuple(_EN_TYPES.split("|"))),
+    *((_T_VENDOR[name], gates) for name, gates in _VENDOR_GATE.items()),
+)
+
+
+def _gate_automaton(lists: Iterable[tuple[int, Iterable[str]]]) -> ahocorasick.Automaton:
+    """An automaton whose every word carries the OR of the bits of the lists holding it."""
+    bits: dict[str, int] = {}
+    for bit, words in lists:
+        for w in words:
+            bits[w] = bits.get(w, 0) | bit
+    automaton = ahocorasick.Automaton()
+    for w, b in bits.items():
+        automaton.add_word(w, b)
+    automaton.make_automaton()
+    return automaton
+
+
+_LOWER_GATES = _gate_automaton(_LOWER_GATE_LISTS)
+_TEXT_GATES = _gate_automaton(_TEXT_GATE_LISTS)
+
+
+def word_gates(text: str, lower: str) -> int:
+    """The OR of the bits of every list with a word in ``lower`` (lower-case lists) or in
+    ``text`` (case-sensitive lists)."""
+    found = 0
+    for _end, bits in _LOWER_GATES.iter(lower):
+        found |= bits
+    for _end, bits in _TEXT_GATES.iter(text):
+        found |= bits
+    return found
 
 
 # ----------------------------------------------------------------------------- PERSON

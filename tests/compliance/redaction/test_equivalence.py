@@ -151,25 +151,46 @@ def test_rare_anchored_anyof_is_substring_any():
         assert (f(s) is not None) == any(w in s for w in words), s
 
 
+def _expected_gates(text: str, lower: str) -> int:
+    expected = 0
+    for lists, s in ((D._LOWER_GATE_LISTS, lower), (D._TEXT_GATE_LISTS, text)):
+        for bit, words in lists:
+            if any(w in s for w in words):
+                expected |= bit
+    return expected
+
+
 def test_word_gates_say_exactly_which_lists_occur():
-    # one automaton pass must answer "any(w in lower for w in words)" for every list, with
+    # two automaton passes must answer "any(w in s for w in words)" for every list, with
     # overlapping words ("passwort" holds "pas", "ssw", "swor", "wort"), at the text's edges
-    for bit, words in D._WORD_GATE_LISTS:
-        for w in words:
-            for s in (w, "xx " + w + " yy", "x" + w, w + "x"):
-                assert D.word_gates(s) & bit, (w, s)
+    for lists in (D._LOWER_GATE_LISTS, D._TEXT_GATE_LISTS):
+        for bit, words in lists:
+            for w in words:
+                for s in (w, "xx " + w + " yy", "x" + w, w + "x"):
+                    assert D.word_gates(s, s) & bit, (w, s)
     rnd = random.Random(3)
-    vocabulary = [w for _bit, words in D._WORD_GATE_LISTS for w in words] + ["a", "é", " ", "1", "x"]
-    texts = [*_random_texts(), "", "passwort", "geb.datum", "d.o.b 1990"]
-    texts += ["".join(rnd.choice(vocabulary)[: rnd.randint(1, 6)] for _ in range(8)) for _ in range(3000)]
+    vocabulary = [w for lists in (D._LOWER_GATE_LISTS, D._TEXT_GATE_LISTS) for _bit, ws in lists for w in ws]
+    vocabulary += ["a", "é", " ", "\t", "\u00a0", "1", "x", "Rue", "St."]
+    texts = [*_random_texts(), "", "passwort", "geb.datum", "d.o.b 1990", "5\u2009rue x", "Calle Mayor 12"]
+    texts += ["".join(rnd.choice(vocabulary)[: rnd.randint(1, 8)] for _ in range(8)) for _ in range(3000)]
     for t in texts:
         lower = t.lower()
-        expected = 0
-        for bit, words in D._WORD_GATE_LISTS:
-            if any(w in lower for w in words):
-                expected |= bit
-        assert D.word_gates(lower) == expected, t
+        expected = _expected_gates(t, lower)
+        assert D.word_gates(t, lower) == expected, t
         assert D.prepass(t)[3] == expected, t
+
+
+def test_whitespace_list_is_every_character_re_calls_whitespace():
+    # the French street-type bit spells "\s" out as characters: all of them, none beyond
+    every = tuple(c for c in map(chr, range(0x110000)) if re.match(r"\s", c))
+    assert every == D._WHITESPACE
+
+
+def test_french_gate_equals_its_regex():
+    rx = re.compile(r"\s" + D._trie_pattern(D._FR_TYPE_WORDS))
+    for t in [*_random_texts(), *_ADDRESS_EDGES, "x\u3000rue", "trueroute", "a\nallée"]:
+        lower = t.lower()
+        assert bool(D.word_gates(t, lower) & D._G_FR) == (rx.search(lower) is not None), t
 
 
 def test_class_first_patterns_equal_plain_repeats():
@@ -213,7 +234,7 @@ def _ref_detect_address(text, lower):
             break
     if fr_starts:
         rules.append(("addr_fr", D._anchored(D._FR_ADDR, text, fr_starts)))
-    if D._IB_ANY(text) is not None:
+    if D._any_in(text, D._IB_LITERALS):
         rules.append(("addr_ib", D._IB_ADDR.finditer(text)))
     return [(name, m.span()) for name, ms in rules for m in ms]
 

@@ -182,7 +182,7 @@ def test_phone_digits_translate_equals_sub():
 def test_de_possible_equals_window_loop():
     texts = [*_random_texts(), "Am Markt 3", "wohne Gartenweg  7a", "In 5 min", "Unter den Linden 77", "An 1"]
     for t in texts:
-        runs = D.prepass(t)[0]
+        runs, _windows, _digits, gates = D.prepass(t)
         ref = False
         for s, _e in runs:
             if s and t[s - 1].isspace():
@@ -190,7 +190,7 @@ def test_de_possible_equals_window_loop():
                 if before.rstrip().endswith(D._DE_SUFFIXES) or D._any_in(before, D._DE_LEADS):
                     ref = True
                     break
-        assert D._de_possible(t, runs) == ref, t
+        assert D._de_possible(t, runs, (gates & D._T_DE_LEAD) != 0) == ref, t
 
 
 def _luhn_ref(digits):
