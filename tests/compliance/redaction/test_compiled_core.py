@@ -155,3 +155,37 @@ def test_the_system_check_warns_when_the_core_is_not_compiled(monkeypatch):
     assert warning.id == "dmvault_ops.W002"
     assert "not built" in warning.msg
     assert "make install" in warning.hint
+
+
+# The compiled core walks characters in C where plain Python runs a regex (cython.compiled):
+# both ways must give the regex's answer on every character there is and on random mixtures.
+
+
+def _all_of_unicode_in_chunks(size: int = 5000):
+    chars = "".join(map(chr, range(0x110000)))
+    return [chars[i : i + size] for i in range(0, len(chars), size)]
+
+
+def _random_mixtures(n: int = 20000):
+    import random
+
+    rnd = random.Random(29)
+    alphabet = "aZ9 0٣۵߀’'-_×÷ÀÖØöøÿĀžſé.\n\U0001f600\u00a0x"
+    return ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14))) for _ in range(n)]
+
+
+def test_digit_runs_walk_equals_the_regex_on_every_character(python_core):
+    span = __import__("re").Match.span
+    assert core.STATUS.compiled  # (the C walk itself is under test)
+    for text in [*_all_of_unicode_in_chunks(), *_random_mixtures(), *HOSTILE]:
+        expected = list(map(span, compiled_or_python._DIGIT_RUNS.finditer(text)))
+        assert compiled_or_python._digit_runs(text) == expected, text
+        assert python_core._digit_runs(text) == expected, text
+
+
+def test_word_walk_equals_the_regex_on_every_character(python_core):
+    assert core.STATUS.compiled
+    for text in [*_all_of_unicode_in_chunks(), *_random_mixtures(), *HOSTILE]:
+        expected = compiled_or_python._WORD.findall(text)
+        assert compiled_or_python._words(text) == expected, text
+        assert python_core._words(text) == expected, text
