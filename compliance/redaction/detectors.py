@@ -88,8 +88,9 @@ def _digit_runs(text: str) -> list[tuple[int, int]]:
     runs = []
     n = len(text)
     start = -1
-    for i in range(n):
-        c = text[i]
+    i = -1
+    for c in text:  # (Cython turns this into a C loop over the code points)
+        i += 1
         if c.isdecimal():  # (Py_UNICODE_ISDECIMAL: what sre tests for \d)
             if start < 0:
                 start = i
@@ -2705,8 +2706,9 @@ def _words(text: str) -> list[str]:
     words = []
     n = len(text)
     start = -1
-    for i in range(n):
-        c = text[i]
+    i = -1
+    for c in text:
+        i += 1
         if start >= 0:
             if (
                 ("a" <= c <= "z")
