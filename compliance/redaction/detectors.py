@@ -136,7 +136,16 @@ def _scan(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> list[re.
     """``rx.finditer(text)`` restricted to the number windows with >= ``min_digits`` digits."""
     if pre[2] < min_digits:
         return []
-    return [m for ws, we, nd in pre[1] if nd >= min_digits for m in rx.finditer(text, ws, we)]
+    # search, then search on from each match's end: what finditer does for patterns that never
+    # match the empty string (none scanned here can), without a scanner object per window
+    found = []
+    for ws, we, nd in pre[1]:
+        if nd >= min_digits:
+            m = rx.search(text, ws, we)
+            while m is not None:
+                found.append(m)
+                m = rx.search(text, m.end(), we)
+    return found
 
 
 def _scan_any(rx: re.Pattern[str], text: str, pre: Pre, min_digits: int) -> bool:

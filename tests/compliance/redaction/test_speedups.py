@@ -63,6 +63,7 @@ def _random_texts(n=400, seed=7):
     "rx", [D._CARD, D._SSN, D._PHONE, D._IPV4, D._DATE_CHEAP] + [r for r, _n, w in D._NID_RULES if w]
 )
 def test_windowed_scan_equals_whole_text_scan(rx):
+    assert rx.search("") is None and rx.search(" a.-/") is None  # (_scan's searches rely on it)
     for t in _random_texts():
         whole = [m.span() for m in rx.finditer(t)]
         assert [m.span() for m in D._scan(rx, t, D.prepass(t), 0)] == whole, t
