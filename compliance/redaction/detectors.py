@@ -1045,7 +1045,8 @@ class _PhoneMeta:
     def __init__(self, meta) -> None:
         self.cc: int = meta.country_code
         self.cc_str = str(meta.country_code)
-        self.idd = re.compile(meta.international_prefix) if meta.international_prefix else None
+        idd = meta.international_prefix  # (phonenumbers: None means a pattern that never matches)
+        self.idd = re.compile(idd) if idd is not None else None
         npp = meta.national_prefix_for_parsing
         self.np_rx = re.compile(npp) if npp else None
         self.np_rule = meta.national_prefix_transform_rule
@@ -1055,11 +1056,8 @@ class _PhoneMeta:
         self.general = _desc(g)
         self.lengths = tuple(g.possible_length) if g is not None else None
         self.local_lengths = tuple(g.possible_length_local_only) if g is not None else ()
-        self.ordered = tuple(
-            (_desc(getattr(meta, t)), t not in _NOT_MOBILE_LIKE_TYPES)
-            for t in _TYPE_ORDER
-            if _desc(getattr(meta, t)) is not None
-        )
+        described = ((_desc(getattr(meta, t)), t not in _NOT_MOBILE_LIKE_TYPES) for t in _TYPE_ORDER)
+        self.ordered = tuple((d, verdict) for d, verdict in described if d is not None)
         self.fixed = _desc(meta.fixed_line)
         self.mobile = _desc(meta.mobile)
         self.same_mobile_fixed = bool(meta.same_mobile_and_fixed_line_pattern)
