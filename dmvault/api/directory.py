@@ -13,7 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 
 from archive.models import Conversation, DataSubject, Participant
 from archive.search.service import SearchScope
@@ -54,12 +54,19 @@ def list_participants(
     scope: SearchScope | None = None,
 ) -> tuple[list[dict[str, Any]], int | None]:
     """Participants, oldest first; with ``scope`` (a content reader's review scope) only those
-    of the conversations with a message in it."""
-    qs = Participant.objects.order_by("id").annotate(conversation_count=Count("conversations"))
+    of the conversations with a message in it, each with the number of those conversations."""
     if scope is not None and not scope.is_everything:
+        # counted within the scope too: a count of conversations the reader cannot open would
+        # tell them those conversations exist
         covered = Conversation.objects.filter(scope.covers_conversation_q()).values("id")
+        count = Count("conversations", filter=Q(conversations__id__in=covered))
         through = Conversation.participants.through.objects.filter(conversation_id__in=covered)
-        qs = qs.filter(id__in=through.values("participant_id"))
+        qs = Participant.objects.annotate(conversation_count=count).filter(
+            id__in=through.values("participant_id")
+        )
+    else:
+        qs = Participant.objects.annotate(conversation_count=Count("conversations"))
+    qs = qs.order_by("id")
     if after is not None:
         qs = qs.filter(id__gt=after)
     if subject_id is not None:

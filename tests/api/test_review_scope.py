@@ -337,6 +337,26 @@ def test_participant_identities_are_listed_only_from_the_scope(world, name) -> N
     assert names - {"Olive Owner"} == PEERS[name]
 
 
+@pytest.mark.parametrize(
+    ("name", "owner_conversations"), [("officer_a", 2), ("lawyer_m", 3), ("officer_all", 4)]
+)
+def test_participant_conversation_counts_stay_within_the_scope(world, name, owner_conversations) -> None:
+    # the owner is in all four conversations (alpha, shared, beta, gamma); a reader who can open
+    # two of them must not learn from the count that there are more
+    response = world.people[name].client.get("/api/v1/participants", {"limit": 100})
+    counts = {p["identity"]["name"]: p["conversation_count"] for p in response.json()["results"]}
+    assert counts.pop("Olive Owner") == owner_conversations
+    assert set(counts.values()) == {1}  # each peer has one conversation, in scope
+
+
+def test_admin_participant_counts_are_archive_wide(world) -> None:
+    admin = world.people["admin"]
+    response = admin.client.get("/api/v1/participants", {"limit": 100})
+    assert response.status_code == 200
+    counts = [p["conversation_count"] for p in response.json()["results"]]
+    assert sorted(counts) == [1, 1, 1, 1, 4]
+
+
 def test_reveal_of_an_out_of_scope_message_is_not_found(world) -> None:
     lawyer = world.people["lawyer_m"]
     response = lawyer.client.post(
