@@ -16,8 +16,8 @@ A user's scope is the union of what an administrator assigned them
 * an assigned matter: what the matter lists, as its legal hold reads it
   (``compliance.holds.matter_coverage``, which both use): its sources, its conversations, and
   for each custodian the sources the custodian owns and every conversation the custodian takes
-  part in (which includes every message they sent). A matter that lists none of these covers the whole archive, as its hold
-  does.
+  part in (which includes every message they sent). A matter that lists none of these covers
+  the whole archive, as its hold does.
 
 **Broader than the matter.** A matter's date ranges and its saved-search query narrow its
 hold but not the scope: an assigned lawyer may read the whole of the matter's sources,

@@ -2,6 +2,8 @@
 
 import importlib.machinery
 import json
+import random
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -167,15 +169,13 @@ def _all_of_unicode_in_chunks(size: int = 5000):
 
 
 def _random_mixtures(n: int = 20000):
-    import random
-
     rnd = random.Random(29)
     alphabet = "aZ9 0٣۵߀’'-_×÷ÀÖØöøÿĀžſé.\n\U0001f600\u00a0x"
     return ["".join(rnd.choice(alphabet) for _ in range(rnd.randint(0, 14))) for _ in range(n)]
 
 
 def test_digit_runs_walk_equals_the_regex_on_every_character(python_core):
-    span = __import__("re").Match.span
+    span = re.Match.span
     assert core.STATUS.compiled  # (the C walk itself is under test)
     for text in [*_all_of_unicode_in_chunks(), *_random_mixtures(), *HOSTILE]:
         expected = list(map(span, compiled_or_python._DIGIT_RUNS.finditer(text)))
